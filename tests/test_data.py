@@ -688,10 +688,10 @@ def test_nli_skipped_rows_logged(tmp_path, caplog):
     load_source(Source(path="nli.jsonl", nli_triplets=NliTriplets()), tmp_path)
     messages = [record.getMessage() for record in caplog.records if record.name == "simtext.data.sources"]
 
-    assert len(messages) == 1
     assert "Built 2 NLI triplets" in messages[0]
     assert "1 entailments without a contradiction" in messages[0]
     assert "2 rows without a gold label skipped" in messages[0]
+    assert all("Built" not in message for message in messages[1:])
 
 
 def test_nli_custom_columns_and_labels(tmp_path):
@@ -787,3 +787,28 @@ def test_training_data_no_sources(tmp_path):
         load_training_data({"pairs": []}, tmp_path)
 
     assert "data.train.pairs: the dataset has no sources" in str(caught.value)
+
+
+def test_nli_unused_labels_counted(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="simtext.data.sources")
+    write_nli(tmp_path, NLI_ROWS)
+
+    load_source(Source(path="nli.jsonl", nli_triplets=NliTriplets()), tmp_path)
+
+    unused = [record.getMessage() for record in caplog.records if "Unused NLI labels" in record.getMessage()]
+    assert len(unused) == 1
+    assert "'neutral': 1" in unused[0]
+
+
+def test_nli_with_columns_rejected(tmp_path):
+    write_nli(tmp_path, NLI_ROWS)
+    source = Source(path="nli.jsonl", columns={"anchor": "premise"}, nli_triplets=NliTriplets())
+    with pytest.raises(ValueError, match="either `columns` or `nli_triplets`"):
+        load_source(source, tmp_path)
+
+
+def test_non_canonical_columns_name_source(tmp_path):
+    (tmp_path / "pairs.csv").write_text("a,b\nx,y\n")
+    source = Source(path="pairs.csv", columns={"query": "a", "positive": "b"})
+    with pytest.raises(ValueError, match=r"^pairs\.csv: columns .* are not a canonical set"):
+        load_source(source, tmp_path)
