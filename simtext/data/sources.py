@@ -10,6 +10,7 @@ Canonical column sets:
 from __future__ import annotations
 
 import logging
+from collections import Counter
 import operator
 import re
 from dataclasses import dataclass, field
@@ -132,10 +133,18 @@ def load_source(source: Source, data_dir: Path | None) -> Dataset:
     conditions = _conditions(source)
     table = _read(source, data_dir)
     if source.nli_triplets is not None:
+        if source.columns:
+            raise ValueError(
+                f"{describe(source)}: set either `columns` or `nli_triplets`, not both; nli_triplets "
+                "always produces anchor, positive, negative and names its source columns itself"
+            )
         rows = _nli_triplets(table, source.nli_triplets, conditions)
         return Dataset.from_list(rows) if rows else Dataset.from_dict({"anchor": [], "positive": [], "negative": []})
 
-    canonical_kind(list(source.columns))
+    try:
+        canonical_kind(list(source.columns))
+    except ValueError as error:
+        raise ValueError(f"{describe(source)}: {error}") from None
     _check_columns(table, list(source.columns.values()) + [condition.column for condition in conditions])
     kept = _filtered(table, conditions)
     columns: dict[str, list] = {name: [] for name in source.columns}
@@ -238,6 +247,7 @@ def _nli_triplets(table: Table, spec: NliTriplets, conditions: list[Condition]) 
     entailed: dict[str, list[str]] = {}
     contradicted: dict[str, str] = {}
     no_gold = 0
+    other_labels: Counter[str] = Counter()
     for index in _filtered(table, conditions):
         premise = _validated(table, index, "anchor", spec.premise)
         hypothesis = _validated(table, index, "positive", spec.hypothesis)
@@ -248,6 +258,8 @@ def _nli_triplets(table: Table, spec: NliTriplets, conditions: list[Condition]) 
             contradicted.setdefault(premise, hypothesis)
         elif label in spec.no_gold:
             no_gold += 1
+        else:
+            other_labels[label] += 1
 
     rows = [
         {"anchor": premise, "positive": hypothesis, "negative": contradicted[premise]}
@@ -260,4 +272,7 @@ def _nli_triplets(table: Table, spec: NliTriplets, conditions: list[Condition]) 
         "Built %d NLI triplets from %s (%d entailments without a contradiction and %d rows without a gold label skipped)",
         len(rows), table.source, unmatched, no_gold,
     )
+    if other_labels:
+        counts = ", ".join(f"{label!r}: {count}" for label, count in other_labels.most_common())
+        logger.info("Unused NLI labels in %s (neither entailment nor contradiction): %s", table.source, counts)
     return rows
