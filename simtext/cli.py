@@ -92,8 +92,7 @@ def run_eval(args: argparse.Namespace) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     tasks = args.tasks or ["stsb-test"]
     model = load(args.model)
-    report = evaluate(model, tasks, data_dir, batch_size=args.batch_size)
-    report["model"] = args.model
+    report = evaluate(model, tasks, data_dir, batch_size=args.batch_size, model_name=args.model)
     paths = write_report(report, Path(args.output_dir))
     for task, metrics in report["tasks"].items():
         figures = ", ".join(f"{name} {value:.4f}" for name, value in metrics.items() if isinstance(value, float))
@@ -109,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return commands[args.command](args)
     except (ValueError, FileNotFoundError) as error:
+        # Input errors carry their place and fix in the message; the traceback is for debugging only.
         logger.error("%s", error)
+        logger.debug("Traceback of the error above", exc_info=True)
         return 2
 
 

@@ -257,7 +257,7 @@ def test_override_replaces_value():
 def test_override_values_parsed_as_yaml(tmp_path):
     overrides = [
         "training.learning_rate=2e-5",
-        "evaluation.tasks=[]",
+        "evaluation.tasks=[stsb-dev]",
         "loss.symmetric=true",
         "training.max_grad_norm=null",
         "evaluation.best_metric=stsb-dev/spearman",
@@ -266,7 +266,7 @@ def test_override_values_parsed_as_yaml(tmp_path):
     recipe = load_recipe(write_recipe(tmp_path, MINIMAL), overrides)
 
     assert recipe.training.learning_rate == pytest.approx(2e-5)
-    assert recipe.evaluation.tasks == []
+    assert recipe.evaluation.tasks == ["stsb-dev"]
     assert recipe.loss.symmetric is True
     assert recipe.training.max_grad_norm is None
     assert recipe.evaluation.best_metric == "stsb-dev/spearman"
@@ -331,3 +331,13 @@ def test_override_into_scalar_rejected():
         apply_override(raw, "training.batch_size.max=1")
 
     assert "'batch_size' is not a mapping" in str(caught.value)
+
+
+def test_best_metric_task_must_be_evaluated(tmp_path):
+    with pytest.raises(RecipeError, match="evaluation.best_metric: task 'stsb-dev' is not evaluated"):
+        load_recipe(write_recipe(tmp_path, MINIMAL), ["evaluation.tasks=[stsb-test]", "evaluation.best_metric=stsb-dev/spearman"])
+
+
+def test_unknown_evaluation_task_rejected(tmp_path):
+    with pytest.raises(RecipeError, match=r"evaluation.tasks\[1\]: unknown task 'stsb-tst'"):
+        load_recipe(write_recipe(tmp_path, MINIMAL), ["evaluation.tasks=[stsb-test, stsb-tst]"])

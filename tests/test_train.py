@@ -113,7 +113,7 @@ def test_train_full_epoch_counts_examples(workspace):
     tmp_path, data_dir, model_dir = workspace
     recipe = write_recipe(tmp_path / "recipe.yaml", model_dir, evaluation__tasks=[])
 
-    result = run_recipe(recipe, data_dir=data_dir, output_dir=tmp_path / "run")
+    result = run_recipe(recipe, data_dir=data_dir, output_dir=tmp_path / "run", overrides=["training.embed_chunk_size=3"])
 
     # 40 pairs and 12 triplets, each used once.
     assert result.examples == 52
@@ -139,6 +139,7 @@ BAD_INPUTS = [
     ("malformed row", lambda d: (d / "pairs" / "train.csv").write_text("sentence1,sentence2,score\na,b,4\nc,d\n"), "line 3"),
     ("empty text", lambda d: (d / "pairs" / "train.csv").write_text("sentence1,sentence2,score\na,b,4\n ,d,5\n"), "line 3, column 'sentence1'"),
     ("non-numeric score", lambda d: (d / "pairs" / "train.csv").write_text("sentence1,sentence2,score\na,b,4\nc,d,high\n"), "line 3, column 'score'"),
+    ("missing evaluation file", lambda d: (d / "stsb" / "test.csv").unlink(), "stsb/test.csv"),
 ]
 
 

@@ -24,6 +24,7 @@ from transformers import get_linear_schedule_with_warmup
 from simtext import models
 from simtext.data import PlannedBatch, canonical_kind, example_texts, load_training_data, plan_epoch
 from simtext.losses import info_nce_loss
+from simtext.training.embedding import embed_texts
 from simtext.training.recipe import Recipe
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,14 @@ def check_training_data(recipe: Recipe, datasets: dict[str, Dataset]) -> None:
             )
 
 
+def check_evaluation_data(recipe: Recipe, data_dir: Path | None) -> None:
+    """Read every evaluation task's data once, so a missing file or bad row fails before training."""
+    from simtext.evaluation import get_task
+
+    for name in recipe.evaluation.tasks:
+        get_task(name).read(data_dir)
+
+
 def build_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.Optimizer:
     """Return AdamW with weight decay on weight matrices only (not on biases and LayerNorm)."""
     decayed, plain = [], []
@@ -63,23 +72,20 @@ def build_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: 
     return torch.optim.AdamW(groups, lr=learning_rate)
 
 
-def embed(model, tokenizer_model: SentenceTransformer, texts: list[str], device: torch.device) -> torch.Tensor:
-    """Embed `texts` with gradients through the (possibly wrapped) model."""
-    features = tokenizer_model.preprocess(texts)
-    features = {key: value.to(device) if isinstance(value, torch.Tensor) else value for key, value in features.items()}
-    return model(features)["sentence_embedding"]  # (len(texts), dim)
-
-
 def batch_loss(model, tokenizer_model: SentenceTransformer, dataset: Dataset, batch: PlannedBatch, recipe: Recipe, device) -> torch.Tensor:
-    """Embed one planned batch column by column and return the loss."""
+    """Embed one planned batch column by column and return the loss over the whole batch."""
     rows = dataset[list(batch.indices)]
-    anchors = embed(model, tokenizer_model, rows["anchor"], device)
-    positives = embed(model, tokenizer_model, rows["positive"], device)
+    chunk_size = recipe.training.embed_chunk_size
+
+    def embed(column: str) -> torch.Tensor:
+        return embed_texts(model, tokenizer_model, rows[column], device, chunk_size)  # (batch, dim)
+
+    anchors = embed("anchor")
+    positives = embed("positive")
     negative_columns = [name for name in dataset.column_names if name.startswith("negative")]
     negatives = None
     if negative_columns:
-        negatives = torch.stack([embed(model, tokenizer_model, rows[name], device) for name in negative_columns], dim=1)
-        # (batch, negatives per anchor, dim)
+        negatives = torch.stack([embed(name) for name in negative_columns], dim=1)  # (batch, negatives per anchor, dim)
     return info_nce_loss(anchors, positives, negatives, scale=recipe.loss.scale, symmetric=recipe.loss.symmetric)
 
 
@@ -100,7 +106,8 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
     check_training_data(recipe, datasets)
     texts = {name: example_texts(dataset) for name, dataset in datasets.items()}
     if evaluate_fn is None:
-        evaluate_fn = _default_evaluate(recipe, data_dir)
+        check_evaluation_data(recipe, data_dir)
+        evaluate_fn = _default_evaluate(recipe, data_dir, run_dir / "model")
 
     accelerator = Accelerator(mixed_precision=recipe.training.mixed_precision, cpu=not torch.cuda.is_available())
     set_seed(recipe.seed)
@@ -176,13 +183,15 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
     return TrainingResult(model_dir, step, examples, seconds, report, history)
 
 
-def _default_evaluate(recipe: Recipe, data_dir: Path | None):
+def _default_evaluate(recipe: Recipe, data_dir: Path | None, model_dir: Path):
     def evaluate_tasks(model: SentenceTransformer) -> dict | None:
         if not recipe.evaluation.tasks:
             return None
         from simtext.evaluation import evaluate
 
-        return evaluate(model, recipe.evaluation.tasks, data_dir, batch_size=recipe.evaluation.batch_size)
+        return evaluate(
+            model, recipe.evaluation.tasks, data_dir, batch_size=recipe.evaluation.batch_size, model_name=str(model_dir)
+        )
 
     return evaluate_tasks
 

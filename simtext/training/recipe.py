@@ -56,6 +56,10 @@ class TrainingConfig:
     log_every: int = 20  # steps between log lines
     eval_every: int | None = None  # steps between evaluations; None evaluates at the end only
     max_seq_length: int | None = None  # tokens; None keeps the model's own limit
+    # Texts per forward pass: each column of a batch is sorted by length and embedded in
+    # chunks of this size, padded per chunk. The loss still sees the whole batch. None
+    # embeds each column in one pass.
+    embed_chunk_size: int | None = None
 
 
 @dataclass
@@ -155,6 +159,7 @@ def _check_values(recipe: Recipe) -> None:
         "training.max_grad_norm": recipe.training.max_grad_norm,
         "training.eval_every": recipe.training.eval_every,
         "training.max_seq_length": recipe.training.max_seq_length,
+        "training.embed_chunk_size": recipe.training.embed_chunk_size,
     }
     positive.update({name: value for name, value in optional_positive.items() if value is not None})
     for name, value in positive.items():
@@ -187,6 +192,20 @@ def _check_values(recipe: Recipe) -> None:
             f"evaluation.best_metric: invalid value {recipe.evaluation.best_metric!r}; expected TASK/METRIC, "
             "for example stsb-dev/spearman"
         )
+    if recipe.evaluation.best_metric is not None:
+        task = recipe.evaluation.best_metric.partition("/")[0]
+        if task not in recipe.evaluation.tasks:
+            raise RecipeError(
+                f"evaluation.best_metric: task {task!r} is not evaluated; add it to evaluation.tasks "
+                f"(now {recipe.evaluation.tasks})"
+            )
+    from simtext.evaluation.tasks import BUILTIN_TASKS
+
+    for index, name in enumerate(recipe.evaluation.tasks):
+        if name not in BUILTIN_TASKS:
+            raise RecipeError(
+                f"evaluation.tasks[{index}]: unknown task {name!r}; use one of: {', '.join(BUILTIN_TASKS)}"
+            )
 
 
 def _build(cls: type, raw: Any, path: str) -> Any:
