@@ -13,6 +13,7 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
+import datasets
 import pytest
 from datasets import Dataset
 
@@ -812,3 +813,36 @@ def test_non_canonical_columns_name_source(tmp_path):
     source = Source(path="pairs.csv", columns={"query": "a", "positive": "b"})
     with pytest.raises(ValueError, match=r"^pairs\.csv: columns .* are not a canonical set"):
         load_source(source, tmp_path)
+
+
+def test_hub_source_reads_local_dataset_folder(tmp_path, monkeypatch):
+    # `datasets.load_dataset` takes a folder of data files the way it takes a Hub id, without network.
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    folder = tmp_path / "pairs-dataset"
+    folder.mkdir()
+    (folder / "train.csv").write_text("question,answer\nwhat is a cat,a small animal\nwhere is paris,in france\n")
+    source = Source(hub=str(folder), split="train", columns={"anchor": "question", "positive": "answer"})
+
+    dataset = load_source(source, None)
+
+    assert dataset.to_list() == [
+        {"anchor": "what is a cat", "positive": "a small animal"},
+        {"anchor": "where is paris", "positive": "in france"},
+    ]
+
+
+def test_hub_source_bad_row_names_row(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    folder = tmp_path / "pairs-dataset"
+    folder.mkdir()
+    (folder / "train.csv").write_text("question,answer\nwhat is a cat,a small animal\nwhere is paris,\n")
+    source = Source(hub=str(folder), split="train", columns={"anchor": "question", "positive": "answer"})
+
+    with pytest.raises(DataError, match=r"row 2, column 'answer'"):
+        load_source(source, None)
+
+
+def test_hub_source_missing_dataset_fails(tmp_path):
+    source = Source(hub=str(tmp_path / "absent-dataset"), split="train", columns={"anchor": "a", "positive": "b"})
+    with pytest.raises(DataError, match="loading failed"):
+        load_source(source, None)

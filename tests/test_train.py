@@ -178,3 +178,23 @@ def test_help_describes_options(capsys):
         text = capsys.readouterr().out
         assert "--data-dir" in text
         assert "SIMTEXT_DATA_DIR" in text
+
+
+def test_cli_trains_with_bf16_in_subprocess(workspace):
+    # A fresh process, because Accelerate keeps one mixed-precision setting per process.
+    import subprocess
+    import sys
+
+    tmp_path, data_dir, model_dir = workspace
+    recipe = write_recipe(tmp_path / "recipe.yaml", model_dir)
+    command = [
+        sys.executable, "-m", "simtext", "train", str(recipe),
+        "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "run"),
+        "--set", "training.max_steps=2", "--set", "training.mixed_precision=bf16",
+    ]
+
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
+    assert "stsb-test: spearman" in completed.stderr
