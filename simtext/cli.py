@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--output-dir",
         metavar="DIR",
-        help="run directory for model/, report.json, report.md, train.log and recipe.yaml "
-        "(default: the recipe's output_dir, else runs/RECIPE_NAME)",
+        help="run directory for model/, report.json, report.md, train.log, history.jsonl and recipe.yaml "
+        "(default: the recipe's output_dir, else runs/RECIPE_NAME under the current directory)",
     )
     train.add_argument(
         "--set",

@@ -115,6 +115,10 @@ def save(model: SentenceTransformer, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    # mkdtemp creates the folder as 0700; give the model the permissions of a plain mkdir.
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)
     try:
         model.save(str(staging), safe_serialization=True)
         if path.exists():

@@ -115,3 +115,15 @@ def test_load_default_falls_back_when_hub_unreachable(monkeypatch, caplog):
         model = models.load(models.DEFAULT_MODEL)
     assert model.get_embedding_dimension() == 384
     assert "packaged offline copy" in caplog.text
+
+
+def test_saved_model_folder_is_readable(tiny_model, tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        path = simtext.save(tiny_model, tmp_path / "model")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755

@@ -341,3 +341,22 @@ def test_best_metric_task_must_be_evaluated(tmp_path):
 def test_unknown_evaluation_task_rejected(tmp_path):
     with pytest.raises(RecipeError, match=r"evaluation.tasks\[1\]: unknown task 'stsb-tst'"):
         load_recipe(write_recipe(tmp_path, MINIMAL), ["evaluation.tasks=[stsb-test, stsb-tst]"])
+
+
+def test_best_metric_unknown_metric_rejected(tmp_path):
+    overrides = ["evaluation.tasks=[stsb-dev]", "evaluation.best_metric=stsb-dev/spearmann"]
+    with pytest.raises(RecipeError, match="task 'stsb-dev' has no metric 'spearmann'; use one of: spearman, pearson"):
+        load_recipe(write_recipe(tmp_path, MINIMAL), overrides)
+
+
+def test_override_invalid_yaml_rejected(tmp_path):
+    with pytest.raises(RecipeError, match=r"override 'training.batch_size=\[4': the value is not valid YAML"):
+        load_recipe(write_recipe(tmp_path, MINIMAL), ["training.batch_size=[4"])
+
+
+def test_duplicate_recipe_key_rejected(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text("seed: 1\ntraining:\n  epochs: 1\ntraining:\n  epochs: 2\n")
+    with pytest.raises(RecipeError, match="duplicate key 'training'"):
+        load_recipe(path)
+    assert "line 4" in str(pytest.raises(RecipeError, load_recipe, path).value)

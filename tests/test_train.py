@@ -198,3 +198,16 @@ def test_cli_trains_with_bf16_in_subprocess(workspace):
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
     assert "stsb-test: spearman" in completed.stderr
+
+
+def test_repeated_texts_warn_small_batches(workspace, caplog):
+    tmp_path, data_dir, model_dir = workspace
+    lines = ["sentence1,sentence2,score"] + [f"the same question,answer number {index},5" for index in range(12)]
+    (data_dir / "pairs" / "train.csv").write_text("\n".join(lines) + "\n")
+    recipe = write_recipe(tmp_path / "recipe.yaml", model_dir, evaluation__tasks=[])
+
+    with caplog.at_level(logging.INFO, logger="simtext.training.loop"):
+        run_recipe(recipe, data_dir=data_dir, output_dir=tmp_path / "run", overrides=["training.max_steps=1"])
+
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert any("batches have fewer than 8 examples" in message for message in warnings)

@@ -61,6 +61,16 @@ BUILTIN_TASKS: dict[str, Task] = {
 }
 
 
+def metric_names(task: Task) -> tuple[str, ...]:
+    """Return the metric names that evaluating `task` reports."""
+    from simtext.evaluation.retrieval import MAP_CUTOFF, MRR_CUTOFF, NDCG_CUTOFF, RECALL_CUTOFFS
+
+    if task.kind == "retrieval":
+        recalls = tuple(f"recall@{k}" for k in RECALL_CUTOFFS)
+        return (f"ndcg@{NDCG_CUTOFF}", f"mrr@{MRR_CUTOFF}", *recalls, f"map@{MAP_CUTOFF}")
+    return ("spearman", "pearson")
+
+
 def get_task(name: str) -> Task:
     """Return the built-in task called `name`, raising `ValueError` with the known names otherwise."""
     try:

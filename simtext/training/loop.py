@@ -110,6 +110,8 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
         evaluate_fn = _default_evaluate(recipe, data_dir, run_dir / "model")
 
     accelerator = Accelerator(mixed_precision=recipe.training.mixed_precision, cpu=not torch.cuda.is_available())
+    if accelerator.device.type == "cpu" and recipe.training.mixed_precision == "fp16":
+        logger.warning("mixed_precision fp16 has no effect on CPU (Accelerate disables autocast); use bf16 or no.")
     set_seed(recipe.seed)
     model = models.load(recipe.model)
     if recipe.training.max_seq_length is not None:
@@ -117,6 +119,7 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
     tokenizer_model = model
 
     first_plan = plan_epoch(texts, recipe.training.batch_size, recipe.seed, 0)
+    _log_batch_sizes(first_plan, recipe.training.batch_size)
     total_steps = count_steps(len(first_plan), recipe)
     optimizer = build_optimizer(model, recipe.training.learning_rate, recipe.training.weight_decay)
     warmup_steps = math.ceil(recipe.training.warmup_ratio * total_steps)
@@ -181,6 +184,19 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
         logger.info("Kept the model of step %d (%s = %.4f)", tracker.best_step, tracker.metric, tracker.best_value)
     _write_history(run_dir, history)
     return TrainingResult(model_dir, step, examples, seconds, report, history)
+
+
+def _log_batch_sizes(plan: list[PlannedBatch], batch_size: int) -> None:
+    """Log the epoch's batch sizes, and warn when repeated texts force many batches below `batch_size`."""
+    sizes = [len(batch.indices) for batch in plan]
+    small = sum(size < batch_size for size in sizes[:-1])
+    logger.info("Epoch plan: %d batches, mean size %.1f of %d", len(sizes), sum(sizes) / len(sizes), batch_size)
+    if small > 0.1 * len(sizes):
+        logger.warning(
+            "%d of %d batches have fewer than %d examples, because texts that repeat across rows cannot share "
+            "a batch. Small batches give the in-batch loss few negatives; deduplicate the data or lower batch_size.",
+            small, len(sizes), batch_size,
+        )
 
 
 def _default_evaluate(recipe: Recipe, data_dir: Path | None, model_dir: Path):

@@ -95,7 +95,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     if not path.is_file():
         raise FileNotFoundError(f"Recipe {path} not found.")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as error:
         raise RecipeError(f"{path}: invalid YAML: {error}") from None
     if not isinstance(raw, dict):
@@ -106,6 +106,21 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
         return recipe_from_dict(raw)
     except RecipeError as error:
         raise RecipeError(f"{path}: {error}") from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that rejects a key repeated in one mapping instead of keeping the last value."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}; merge the two entries into one", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def apply_override(raw: dict, override: str) -> None:
@@ -119,7 +134,14 @@ def apply_override(raw: dict, override: str) -> None:
         target = target.setdefault(part, {})
         if not isinstance(target, dict):
             raise RecipeError(f"override {override!r}: {part!r} is not a mapping")
-    parsed = yaml.safe_load(value)
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        problem = getattr(error, "problem", None) or error
+        raise RecipeError(
+            f"override {override!r}: the value is not valid YAML ({problem}); quote text values, "
+            "for example --set 'model=\"my-org/model\"'"
+        ) from None
     # YAML 1.1 reads yes/no/on/off as booleans, but on the command line they are text, as in mixed_precision=no.
     if isinstance(parsed, bool) and value.strip().lower() not in ("true", "false"):
         parsed = value.strip()
@@ -192,14 +214,20 @@ def _check_values(recipe: Recipe) -> None:
             f"evaluation.best_metric: invalid value {recipe.evaluation.best_metric!r}; expected TASK/METRIC, "
             "for example stsb-dev/spearman"
         )
+    from simtext.evaluation.tasks import BUILTIN_TASKS, metric_names
+
     if recipe.evaluation.best_metric is not None:
-        task = recipe.evaluation.best_metric.partition("/")[0]
+        task, _, metric = recipe.evaluation.best_metric.partition("/")
         if task not in recipe.evaluation.tasks:
             raise RecipeError(
                 f"evaluation.best_metric: task {task!r} is not evaluated; add it to evaluation.tasks "
                 f"(now {recipe.evaluation.tasks})"
             )
-    from simtext.evaluation.tasks import BUILTIN_TASKS
+        if task in BUILTIN_TASKS and metric not in metric_names(BUILTIN_TASKS[task]):
+            raise RecipeError(
+                f"evaluation.best_metric: task {task!r} has no metric {metric!r}; use one of: "
+                f"{', '.join(metric_names(BUILTIN_TASKS[task]))}"
+            )
 
     for index, name in enumerate(recipe.evaluation.tasks):
         if name not in BUILTIN_TASKS:
