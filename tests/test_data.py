@@ -846,3 +846,10 @@ def test_hub_source_missing_dataset_fails(tmp_path):
     source = Source(hub=str(tmp_path / "absent-dataset"), split="train", columns={"anchor": "a", "positive": "b"})
     with pytest.raises(DataError, match="loading failed"):
         load_source(source, None)
+
+
+def test_tab_separated_csv_hints_format(tmp_path):
+    (tmp_path / "pairs.csv").write_text("text_a\ttext_b\nx\ty\n")
+    source = Source(path="pairs.csv", columns={"anchor": "text_a", "positive": "text_b"})
+    with pytest.raises(DataError, match="another delimiter than its suffix implies; set `format`"):
+        load_source(source, tmp_path)

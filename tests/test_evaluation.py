@@ -387,3 +387,13 @@ def test_custom_task_object(tiny_model, tmp_path):
 
     assert report["model"] == "tiny"
     assert set(report["tasks"]["my-sts"]) == {"spearman", "pearson"}
+
+
+def test_report_json_writes_nan_as_null(tmp_path):
+    from simtext.evaluation import write_report
+
+    report = {"model": "m", "tasks": {"stsb-test": {"spearman": float("nan"), "pearson": 0.5}}}
+    json_path, _ = write_report(report, tmp_path)
+    text = json_path.read_text()
+    assert "NaN" not in text
+    assert json.loads(text)["tasks"]["stsb-test"]["spearman"] is None

@@ -192,10 +192,13 @@ def _check_columns(table: Table, needed: list[str]) -> None:
         if column in table.columns:
             continue
         line = None if table.line_label == "row" else 1
+        hint = ""
+        if len(table.columns) == 1 and any(separator in table.columns[0] for separator in "\t,;"):
+            hint = ". The header has a single column, so the file may use another delimiter than its suffix implies; set `format`"
         raise DataError(
             table.source,
             f"column {column!r} not found; the columns are {', '.join(map(repr, table.columns))}. "
-            "Fix the column mapping or filter in the recipe",
+            f"Fix the column mapping or filter in the recipe{hint}",
             line=line,
         )
     for index, row in enumerate(table.rows):

@@ -16,12 +16,24 @@ def write_report(report: dict[str, Any], output_dir: str | Path) -> tuple[Path, 
     output_dir.mkdir(parents=True, exist_ok=True)
 
     json_path = output_dir / "report.json"
-    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # NaN (an undefined correlation) is not valid JSON, so it is written as null.
+    text = json.dumps(_nan_to_none(report), indent=2, ensure_ascii=False, allow_nan=False)
+    json_path.write_text(text + "\n", encoding="utf-8")
     markdown_path = output_dir / "report.md"
     markdown_path.write_text(format_markdown(report), encoding="utf-8")
 
     logger.info("Wrote evaluation report to %s and %s", json_path, markdown_path)
     return json_path, markdown_path
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {key: _nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nan_to_none(item) for item in value]
+    return value
 
 
 def format_markdown(report: dict[str, Any]) -> str:

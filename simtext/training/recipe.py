@@ -95,7 +95,9 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     if not path.is_file():
         raise FileNotFoundError(f"Recipe {path} not found.")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
+        with path.open(encoding="utf-8") as handle:
+            # Reading from the file object makes YAML error marks name the file.
+            raw = yaml.load(handle, Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as error:
         raise RecipeError(f"{path}: invalid YAML: {error}") from None
     if not isinstance(raw, dict):

@@ -49,7 +49,7 @@ def run_recipe(
     (run_dir / "recipe.yaml").write_text(yaml.safe_dump(effective, sort_keys=False), encoding="utf-8")
     handler = _attach_log_file(run_dir / "train.log")
     try:
-        logger.info("Run directory %s, data directory %s", run_dir, data)
+        logger.info("Run directory %s, data directory %s", run_dir, data or "not set")
         result = train(recipe, run_dir, data)
         if result.report is not None:
             from simtext.evaluation import write_report
