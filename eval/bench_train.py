@@ -1,10 +1,10 @@
 """Train the paraphrase recipe with sentence-transformers' trainer and with simtext, in one run, and compare.
 
-Both trainers get the same model, the same two datasets (paraphrase pairs and
-NLI triplets, sampled in proportion, no duplicate texts in a batch), batch
-size, learning rate, warmup, weight decay, seed and one epoch, and both models
-are scored with sentence-transformers' `EmbeddingSimilarityEvaluator` on the
-STS-B test set. Training time excludes model loading and evaluation.
+Both trainers get the same model and the same two datasets (paraphrase pairs
+and NLI triplets, sampled in proportion, no duplicate texts in a batch). They
+also share batch size, learning rate, warmup, weight decay, seed and one epoch.
+Both models are scored with sentence-transformers' `EmbeddingSimilarityEvaluator`
+on the STS-B test set. Training time excludes model loading and evaluation.
 
     HF_HUB_OFFLINE=1 SIMTEXT_DATA_DIR=../shared/data python eval/bench_train.py --output eval/results/bench_train.md
 """

