@@ -22,10 +22,10 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from simtext import models
-from simtext.data import PlannedBatch, canonical_kind, example_texts, load_training_data, plan_epoch
-from simtext.losses import info_nce_loss
-from simtext.training.embedding import embed_texts
+from simtext.data import PlannedBatch, example_texts, load_training_data, plan_epoch
+from simtext.training.objectives import build_objective
 from simtext.training.recipe import Recipe
+from simtext.training.steps import StepOutput, cached_step, direct_step
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +42,10 @@ class TrainingResult:
     history: list[dict] = field(default_factory=list)
 
 
-def check_training_data(recipe: Recipe, datasets: dict[str, Dataset]) -> None:
+def check_training_data(objective, datasets: dict[str, Dataset]) -> None:
     """Reject datasets whose columns the loss cannot use, before any model is loaded."""
     for name, dataset in datasets.items():
-        kind = canonical_kind(dataset.column_names)
-        if recipe.loss.name == "infonce" and kind != "pairs":
-            raise ValueError(
-                f"data.train.{name}: loss 'infonce' needs columns anchor, positive[, negative...], "
-                f"but the dataset has {dataset.column_names}. Map the source columns to anchor and positive."
-            )
+        objective.check_columns(name, dataset.column_names)
 
 
 def check_evaluation_data(recipe: Recipe, data_dir: Path | None) -> None:
@@ -72,21 +67,26 @@ def build_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: 
     return torch.optim.AdamW(groups, lr=learning_rate)
 
 
-def batch_loss(model, tokenizer_model: SentenceTransformer, dataset: Dataset, batch: PlannedBatch, recipe: Recipe, device) -> torch.Tensor:
-    """Embed one planned batch column by column and return the loss over the whole batch."""
+def train_step(accelerator, model, tokenizer_model, objective, dataset: Dataset, batch: PlannedBatch, recipe: Recipe, step: int) -> StepOutput:
+    """Embed one planned batch, compute the objective's loss and back-propagate it (direct or cached)."""
     rows = dataset[list(batch.indices)]
-    chunk_size = recipe.training.embed_chunk_size
+    columns = {name: rows[name] for name in objective.text_columns(dataset.column_names)}
 
-    def embed(column: str) -> torch.Tensor:
-        return embed_texts(model, tokenizer_model, rows[column], device, chunk_size)  # (batch, dim)
+    def loss_fn(embeddings: dict[str, torch.Tensor]) -> torch.Tensor:
+        loss = objective.loss(embeddings, rows)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"Non-finite loss {loss.item()} at step {step}; lower the learning rate or check the data.")
+        return loss
 
-    anchors = embed("anchor")
-    positives = embed("positive")
-    negative_columns = [name for name in dataset.column_names if name.startswith("negative")]
-    negatives = None
-    if negative_columns:
-        negatives = torch.stack([embed(name) for name in negative_columns], dim=1)  # (batch, negatives per anchor, dim)
-    return info_nce_loss(anchors, positives, negatives, scale=recipe.loss.scale, symmetric=recipe.loss.symmetric)
+    cached = recipe.loss.cached
+    if cached is not None:
+        output = cached_step(
+            accelerator, model, tokenizer_model, columns, loss_fn, cached.mini_batch_size, cached.sort_by_length
+        )
+    else:
+        output = direct_step(accelerator, model, tokenizer_model, columns, loss_fn, recipe.training.embed_chunk_size)
+    objective.after_step(output.embeddings, rows)
+    return output
 
 
 def count_steps(plans_per_epoch: int, recipe: Recipe) -> int:
@@ -103,7 +103,8 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
     recipe's tasks with `simtext.evaluation.evaluate`.
     """
     datasets = load_training_data(recipe.data.train, data_dir)
-    check_training_data(recipe, datasets)
+    objective = build_objective(recipe.loss)
+    check_training_data(objective, datasets)
     texts = {name: example_texts(dataset) for name, dataset in datasets.items()}
     if evaluate_fn is None:
         check_evaluation_data(recipe, data_dir)
@@ -145,12 +146,10 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
             if step >= total_steps:
                 break
 
-            with accelerator.autocast():
-                loss = batch_loss(model, tokenizer_model, datasets[batch.dataset], batch, recipe, accelerator.device)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"Non-finite loss {loss.item()} at step {step + 1}; lower the learning rate or check the data.")
-
-            accelerator.backward(loss)
+            output = train_step(
+                accelerator, model, tokenizer_model, objective, datasets[batch.dataset], batch, recipe, step + 1
+            )
+            loss = output.loss
             if recipe.training.max_grad_norm is not None:
                 accelerator.clip_grad_norm_(model.parameters(), recipe.training.max_grad_norm)
             optimizer.step()

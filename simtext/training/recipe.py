@@ -33,12 +33,29 @@ class DataConfig:
 
 
 @dataclass
+class CachedConfig:
+    """GradCache settings: the batch is embedded `mini_batch_size` texts at a time, twice."""
+
+    mini_batch_size: int = 32
+    sort_by_length: bool = True  # chunk the batch's texts in token-length order, to cut padding
+
+
+@dataclass
+class MemoryConfig:
+    """A queue of candidate embeddings from earlier batches, added to every anchor's negatives."""
+
+    size: int = 4096  # embeddings kept
+
+
+@dataclass
 class LossConfig:
     """The training objective and its options."""
 
     name: str = "infonce"
     scale: float = 20.0
     symmetric: bool = False
+    cached: CachedConfig | None = None  # None runs the direct step
+    memory: MemoryConfig | None = None  # None uses in-batch negatives only
 
 
 @dataclass
@@ -185,6 +202,10 @@ def _check_values(recipe: Recipe) -> None:
         "training.max_seq_length": recipe.training.max_seq_length,
         "training.embed_chunk_size": recipe.training.embed_chunk_size,
     }
+    if recipe.loss.cached is not None:
+        optional_positive["loss.cached.mini_batch_size"] = recipe.loss.cached.mini_batch_size
+    if recipe.loss.memory is not None:
+        optional_positive["loss.memory.size"] = recipe.loss.memory.size
     positive.update({name: value for name, value in optional_positive.items() if value is not None})
     for name, value in positive.items():
         # Written as `not value > 0` so that NaN is rejected too.
@@ -192,6 +213,14 @@ def _check_values(recipe: Recipe) -> None:
             raise RecipeError(f"{name}: must be positive, got {value}")
     if not recipe.training.weight_decay >= 0:
         raise RecipeError(f"training.weight_decay: must be at least 0, got {recipe.training.weight_decay}")
+
+    if recipe.loss.cached is not None and recipe.training.embed_chunk_size is not None:
+        raise RecipeError(
+            "training.embed_chunk_size: the cached step chunks the batch by loss.cached.mini_batch_size; "
+            "remove one of the two"
+        )
+    if recipe.loss.memory is not None and recipe.loss.name != "infonce":
+        raise RecipeError(f"loss.memory: loss {recipe.loss.name!r} takes no memory queue; only infonce does")
 
     if recipe.training.epochs < 1 and recipe.training.max_steps is None:
         raise RecipeError(f"training.epochs: must be at least 1, got {recipe.training.epochs}")
