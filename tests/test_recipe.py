@@ -189,6 +189,11 @@ def test_float_accepts_exponent_string(tmp_path):
         ("data.train.pairs=[]", "data.train.pairs: the dataset has no sources"),
         ("data.train.pairs=[{path: a.csv, hub: org/name}]", "data.train.pairs[0]: set exactly one of `path`"),
         ("data.train.pairs=[{split: train}]", "data.train.pairs[0]: set exactly one of `path`"),
+        ("loss.cached.mini_batch_size=0", "loss.cached.mini_batch_size: must be positive, got 0"),
+        ("loss.cached=true", "loss.cached: expected a mapping, found bool True"),
+        ("loss.cached.chunk=4", "loss.cached.chunk: unknown key."),
+        ("loss.memory.size=-1", "loss.memory.size: must be positive, got -1"),
+        ("loss.memory={sise: 10}", "loss.memory.sise: unknown key. Did you mean 'size'?"),
     ],
 )
 def test_bad_value_names_path(tmp_path, override, expected):
@@ -360,3 +365,26 @@ def test_duplicate_recipe_key_rejected(tmp_path):
     with pytest.raises(RecipeError, match="duplicate key 'training'"):
         load_recipe(path)
     assert "line 4" in str(pytest.raises(RecipeError, load_recipe, path).value)
+
+
+def test_cached_and_memory_options_parse(tmp_path):
+    path = write_recipe(tmp_path, MINIMAL)
+    recipe = load_recipe(path, ["loss.cached={mini_batch_size: 8}", "loss.memory.size=100"])
+
+    assert recipe.loss.cached.mini_batch_size == 8
+    assert recipe.loss.cached.sort_by_length is True
+    assert recipe.loss.memory.size == 100
+
+
+def test_cached_step_excludes_embed_chunk_size(tmp_path):
+    path = write_recipe(tmp_path, MINIMAL)
+    with pytest.raises(RecipeError, match="training.embed_chunk_size: the cached step chunks"):
+        load_recipe(path, ["loss.cached.mini_batch_size=8", "training.embed_chunk_size=16"])
+
+
+def test_cached_recipe_validates():
+    recipe = load_recipe(RECIPES / "paraphrase-cached.yaml")
+
+    assert recipe.training.batch_size == 1024
+    assert recipe.loss.cached.mini_batch_size == 32
+    assert recipe.training.embed_chunk_size is None

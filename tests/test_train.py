@@ -211,3 +211,17 @@ def test_repeated_texts_warn_small_batches(workspace, caplog):
 
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     assert any("batches have fewer than 8 examples" in message for message in warnings)
+
+
+def test_train_cached_step_with_memory(workspace, caplog):
+    tmp_path, data_dir, model_dir = workspace
+    recipe = write_recipe(tmp_path / "recipe.yaml", model_dir, evaluation__tasks=[])
+    overrides = ["loss.cached={mini_batch_size: 3}", "loss.memory.size=20", "training.max_steps=4"]
+
+    with caplog.at_level(logging.INFO, logger="simtext"):
+        result = run_recipe(recipe, data_dir=data_dir, output_dir=tmp_path / "run", overrides=overrides)
+
+    assert result.steps == 4
+    losses = [entry["loss"] for entry in result.history if "loss" in entry]
+    assert all(loss > 0 for loss in losses)
+    assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
