@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--set training.batch_size=32 --set training.max_steps=100; repeatable",
     )
 
+    train.add_argument("--resume", action="store_true", help="continue the run in the run directory from its newest complete checkpoint")
+    train.add_argument("--overwrite", action="store_true", help="delete a previous run in the run directory and start again")
+
     evaluate = commands.add_parser(
         "eval",
         help="evaluate a model on built-in tasks",
@@ -79,7 +82,14 @@ def configure_logging(level: str) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from simtext.training import run_recipe
 
-    result = run_recipe(args.recipe, data_dir=args.data_dir, output_dir=args.output_dir, overrides=args.overrides)
+    result = run_recipe(
+        args.recipe,
+        data_dir=args.data_dir,
+        output_dir=args.output_dir,
+        overrides=args.overrides,
+        resume=args.resume,
+        overwrite=args.overwrite,
+    )
     logger.info("Model saved to %s", result.model_dir)
     return 0
 
@@ -112,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("%s", error)
         logger.debug("Traceback of the error above", exc_info=True)
         return 2
+    except FloatingPointError as error:
+        logger.error("%s The newest checkpoint, if any, is kept; fix the cause and continue with --resume.", error)
+        return 1
 
 
 if __name__ == "__main__":

@@ -23,9 +23,10 @@ from transformers import get_linear_schedule_with_warmup
 
 from simtext import models
 from simtext.data import PlannedBatch, example_texts, load_training_data, plan_epoch
+from simtext.training.checkpoints import Checkpoints, Progress
+from simtext.training.distributed import data_parallel_step, shard_indices
 from simtext.training.objectives import build_objective
 from simtext.training.recipe import Recipe
-from simtext.training.steps import StepOutput, cached_step, direct_step
 
 logger = logging.getLogger(__name__)
 
@@ -67,28 +68,6 @@ def build_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: 
     return torch.optim.AdamW(groups, lr=learning_rate)
 
 
-def train_step(accelerator, model, tokenizer_model, objective, dataset: Dataset, batch: PlannedBatch, recipe: Recipe, step: int) -> StepOutput:
-    """Embed one planned batch, compute the objective's loss and back-propagate it (direct or cached)."""
-    rows = dataset[list(batch.indices)]
-    columns = {name: rows[name] for name in objective.text_columns(dataset.column_names)}
-
-    def loss_fn(embeddings: dict[str, torch.Tensor]) -> torch.Tensor:
-        loss = objective.loss(embeddings, rows)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"Non-finite loss {loss.item()} at step {step}; lower the learning rate or check the data.")
-        return loss
-
-    cached = recipe.loss.cached
-    if cached is not None:
-        output = cached_step(
-            accelerator, model, tokenizer_model, columns, loss_fn, cached.mini_batch_size, cached.sort_by_length
-        )
-    else:
-        output = direct_step(accelerator, model, tokenizer_model, columns, loss_fn, recipe.training.embed_chunk_size)
-    objective.after_step(output.embeddings, rows)
-    return output
-
-
 def count_steps(plans_per_epoch: int, recipe: Recipe) -> int:
     """Return the total number of optimizer steps of the run."""
     if recipe.training.max_steps is not None:
@@ -96,11 +75,14 @@ def count_steps(plans_per_epoch: int, recipe: Recipe) -> int:
     return plans_per_epoch * recipe.training.epochs
 
 
-def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None) -> TrainingResult:
-    """Run `recipe`, writing the model, evaluation report and step history into `run_dir`.
+def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None, resume: bool = False) -> TrainingResult:
+    """Run `recipe`, writing the model, checkpoints, evaluation report and step history into `run_dir`.
 
     `evaluate_fn(model) -> report` evaluates the model; the default evaluates the
-    recipe's tasks with `simtext.evaluation.evaluate`.
+    recipe's tasks with `simtext.evaluation.evaluate`. With `resume`, training
+    continues from the newest complete checkpoint in `run_dir/checkpoints`.
+    Under `accelerate launch`, each process trains on its shard of every global
+    batch of `batch_size x processes` examples.
     """
     datasets = load_training_data(recipe.data.train, data_dir)
     objective = build_objective(recipe.loss)
@@ -110,79 +92,135 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
         check_evaluation_data(recipe, data_dir)
         evaluate_fn = _default_evaluate(recipe, data_dir, run_dir / "model")
 
-    accelerator = Accelerator(mixed_precision=recipe.training.mixed_precision, cpu=not torch.cuda.is_available())
-    if accelerator.device.type == "cpu" and recipe.training.mixed_precision == "fp16":
-        logger.warning("mixed_precision fp16 has no effect on CPU (Accelerate disables autocast); use bf16 or no.")
-    set_seed(recipe.seed)
+    accelerator = _accelerator(recipe)
+    set_seed(recipe.seed, device_specific=True)
     model = models.load(recipe.model)
     if recipe.training.max_seq_length is not None:
         model.max_seq_length = recipe.training.max_seq_length
-    tokenizer_model = model
+    model.to(accelerator.device)
 
-    first_plan = plan_epoch(texts, recipe.training.batch_size, recipe.seed, 0)
-    _log_batch_sizes(first_plan, recipe.training.batch_size)
+    global_batch_size = recipe.training.batch_size * accelerator.num_processes
+    first_plan = plan_epoch(texts, global_batch_size, recipe.seed, 0)
+    _log_batch_sizes(first_plan, global_batch_size)
     total_steps = count_steps(len(first_plan), recipe)
     optimizer = build_optimizer(model, recipe.training.learning_rate, recipe.training.weight_decay)
     warmup_steps = math.ceil(recipe.training.warmup_ratio * total_steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    optimizer, scheduler = accelerator.prepare(optimizer, scheduler)
+
+    progress = Progress()
+    checkpoints = Checkpoints(run_dir / "checkpoints", accelerator, recipe.training.keep_checkpoints)
+    accelerator.register_for_checkpointing(model, progress, objective)
+    if resume:
+        _resume(checkpoints)
+    tracker = _BestTracker(recipe.evaluation.best_metric, progress)
+    gather = _gathers(recipe, accelerator)
     logger.info(
-        "Training %s: %d steps (%d batches per epoch, batch size %d, %d warmup steps)",
-        recipe.model, total_steps, len(first_plan), recipe.training.batch_size, warmup_steps,
+        "Training %s: %d steps (%d batches per epoch, batch size %d = %d per process x %d processes, %d warmup steps)",
+        recipe.model, total_steps, len(first_plan), global_batch_size, recipe.training.batch_size,
+        accelerator.num_processes, warmup_steps,
     )
 
     model_dir = run_dir / "model"
-    tracker = _BestTracker(recipe.evaluation.best_metric)
-    history: list[dict] = []
-    step, examples, started = 0, 0, time.perf_counter()
+    started, first_step = time.perf_counter(), progress.step
     window = _Window()
-    progress = tqdm(total=total_steps, desc="training", unit="step", disable=not accelerator.is_main_process)
+    bar = tqdm(total=total_steps, initial=progress.step, desc="training", unit="step", disable=not accelerator.is_main_process)
+    step_options = _step_options(recipe)
+    plan = None
+    while progress.step < total_steps:
+        if progress.batch_in_epoch == 0 or plan is None:
+            plan = first_plan if progress.epoch == 0 else plan_epoch(texts, global_batch_size, recipe.seed, progress.epoch)
+        batch = plan[progress.batch_in_epoch]
+        local = shard_indices(batch.indices, accelerator.process_index, accelerator.num_processes)
+        rows = datasets[batch.dataset][list(local)]
 
-    epoch = 0
-    while step < total_steps:
-        plan = first_plan if epoch == 0 else plan_epoch(texts, recipe.training.batch_size, recipe.seed, epoch)
         model.train()
-        for batch in plan:
-            if step >= total_steps:
-                break
+        output = data_parallel_step(accelerator, model, model, objective, rows, step_options, gather, progress.step + 1)
+        if recipe.training.max_grad_norm is not None:
+            accelerator.clip_grad_norm_(model.parameters(), recipe.training.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
 
-            output = train_step(
-                accelerator, model, tokenizer_model, objective, datasets[batch.dataset], batch, recipe, step + 1
-            )
-            loss = output.loss
-            if recipe.training.max_grad_norm is not None:
-                accelerator.clip_grad_norm_(model.parameters(), recipe.training.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
+        epoch_done = _advance(progress, len(batch.indices), len(plan))
+        loss = output.loss.item()
+        window.add(loss, len(batch.indices))
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}")
+        if progress.step % recipe.training.log_every == 0 or progress.step == total_steps:
+            _log_step(progress, window, scheduler, total_steps)
 
-            step += 1
-            examples += len(batch.indices)
-            window.add(loss.item(), len(batch.indices))
-            progress.update(1)
-            progress.set_postfix(loss=f"{loss.item():.4f}")
-            if step % recipe.training.log_every == 0 or step == total_steps:
-                entry = {"step": step, "epoch": epoch, **window.flush(), "learning_rate": scheduler.get_last_lr()[0]}
-                history.append(entry)
-                logger.info(
-                    "step %d/%d  loss %.4f  lr %.3g  %.1f examples/s",
-                    step, total_steps, entry["loss"], entry["learning_rate"], entry["examples_per_second"],
-                )
-
-            if recipe.training.eval_every and step % recipe.training.eval_every == 0 and step < total_steps:
-                _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir, step, history)
-                model.train()
-        epoch += 1
-    progress.close()
+        if recipe.training.eval_every and progress.step % recipe.training.eval_every == 0 and progress.step < total_steps:
+            _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir, progress)
+        every = recipe.training.checkpoint_every
+        if recipe.training.keep_checkpoints and (epoch_done or (every and progress.step % every == 0)):
+            checkpoints.save(progress.step)
+    bar.close()
     seconds = time.perf_counter() - started
-    logger.info("Training done: %d steps, %d examples in %.0f s (%.1f examples/s)", step, examples, seconds, examples / seconds)
+    rate = progress.examples / seconds if first_step == 0 and seconds > 0 else float("nan")
+    logger.info("Training done: %d steps, %d examples, %.0f s in this session (%.1f examples/s)", progress.step, progress.examples, seconds, rate)
 
-    report = _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir, step, history)
+    report = _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir, progress)
     if tracker.metric is not None and tracker.best_report is not None:
         report = tracker.best_report
         logger.info("Kept the model of step %d (%s = %.4f)", tracker.best_step, tracker.metric, tracker.best_value)
-    _write_history(run_dir, history)
-    return TrainingResult(model_dir, step, examples, seconds, report, history)
+    if accelerator.is_main_process:
+        _write_history(run_dir, progress.history)
+    accelerator.wait_for_everyone()
+    return TrainingResult(model_dir, progress.step, progress.examples, seconds, report, progress.history)
+
+
+def _accelerator(recipe: Recipe) -> Accelerator:
+    # The loop steps the scheduler once per optimizer step; by default Accelerate steps it once per process.
+    accelerator = Accelerator(
+        mixed_precision=recipe.training.mixed_precision,
+        cpu=not torch.cuda.is_available(),
+        step_scheduler_with_optimizer=False,
+    )
+    if accelerator.device.type == "cpu" and recipe.training.mixed_precision == "fp16":
+        logger.warning("mixed_precision fp16 has no effect on CPU (Accelerate disables autocast); use bf16 or no.")
+    return accelerator
+
+
+def _step_options(recipe: Recipe) -> dict:
+    cached = recipe.loss.cached
+    if cached is not None:
+        return {"mini_batch_size": cached.mini_batch_size, "sort_by_length": cached.sort_by_length}
+    return {"chunk_size": recipe.training.embed_chunk_size}
+
+
+def _gathers(recipe: Recipe, accelerator: Accelerator) -> bool:
+    gather = recipe.loss.gather_across_processes
+    return accelerator.num_processes > 1 if gather is None else gather
+
+
+def _resume(checkpoints: Checkpoints) -> None:
+    checkpoints.remove_incomplete()
+    latest = checkpoints.latest()
+    if latest is None:
+        raise FileNotFoundError(f"--resume: no complete checkpoint in {checkpoints.folder}; start the run without --resume")
+    checkpoints.load(latest)
+
+
+def _advance(progress: Progress, examples: int, batches_in_epoch: int) -> bool:
+    """Count one finished step; return True when it finished the epoch."""
+    progress.step += 1
+    progress.examples += examples
+    progress.batch_in_epoch += 1
+    if progress.batch_in_epoch < batches_in_epoch:
+        return False
+    progress.epoch += 1
+    progress.batch_in_epoch = 0
+    return True
+
+
+def _log_step(progress: Progress, window: _Window, scheduler, total_steps: int) -> None:
+    entry = {"step": progress.step, "epoch": progress.epoch, **window.flush(), "learning_rate": scheduler.get_last_lr()[0]}
+    progress.history.append(entry)
+    logger.info(
+        "step %d/%d  loss %.4f  lr %.3g  %.1f examples/s",
+        progress.step, total_steps, entry["loss"], entry["learning_rate"], entry["examples_per_second"],
+    )
 
 
 def _log_batch_sizes(plan: list[PlannedBatch], batch_size: int) -> None:
@@ -211,7 +249,7 @@ def _default_evaluate(recipe: Recipe, data_dir: Path | None, model_dir: Path):
     return evaluate_tasks
 
 
-def _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir: Path, step: int, history: list[dict]) -> dict | None:
+def _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir: Path, progress: Progress) -> dict | None:
     """Evaluate on the main process and save the model when it is the best so far (or no metric is set)."""
     accelerator.wait_for_everyone()
     report = None
@@ -220,21 +258,35 @@ def _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir: Path
         unwrapped.eval()
         report = evaluate_fn(unwrapped)
         if report is not None:
-            history.append({"step": step, "evaluation": report.get("tasks", {})})
-        if tracker.update(report, step):
+            progress.history.append({"step": progress.step, "evaluation": report.get("tasks", {})})
+        if tracker.update(report, progress.step):
             models.save(unwrapped, model_dir)
     accelerator.wait_for_everyone()
+    model.train()
     return report
 
 
 class _BestTracker:
-    """Track the best evaluation by a `TASK/METRIC` name; with no metric every evaluation counts as best."""
+    """Track the best evaluation by a `TASK/METRIC` name; with no metric every evaluation counts as best.
 
-    def __init__(self, metric: str | None):
+    The state lives in `progress.best`, so checkpoints carry it across a resume.
+    """
+
+    def __init__(self, metric: str | None, progress: Progress):
         self.metric = metric
-        self.best_value = -math.inf
-        self.best_step = None
-        self.best_report = None
+        self.state = progress.best
+
+    @property
+    def best_value(self) -> float:
+        return self.state.get("value", -math.inf)
+
+    @property
+    def best_step(self) -> int | None:
+        return self.state.get("step")
+
+    @property
+    def best_report(self) -> dict | None:
+        return self.state.get("report")
 
     def update(self, report: dict | None, step: int) -> bool:
         if self.metric is None:
@@ -249,7 +301,7 @@ class _BestTracker:
             ) from None
         if value <= self.best_value:
             return False
-        self.best_value, self.best_step, self.best_report = value, step, report
+        self.state.update(value=value, step=step, report=report)
         return True
 
 

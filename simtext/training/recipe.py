@@ -56,6 +56,8 @@ class LossConfig:
     symmetric: bool = False
     cached: CachedConfig | None = None  # None runs the direct step
     memory: MemoryConfig | None = None  # None uses in-batch negatives only
+    # Score every anchor against the candidates of all processes; None gathers when there are several.
+    gather_across_processes: bool | None = None
 
 
 @dataclass
@@ -77,6 +79,8 @@ class TrainingConfig:
     # chunks of this size, padded per chunk. The loss still covers the whole batch. None
     # embeds each column in one pass.
     embed_chunk_size: int | None = None
+    checkpoint_every: int | None = None  # steps between checkpoints; one is also written at each epoch's end
+    keep_checkpoints: int = 2  # newest checkpoints kept; 0 writes none
 
 
 @dataclass
@@ -201,6 +205,7 @@ def _check_values(recipe: Recipe) -> None:
         "training.eval_every": recipe.training.eval_every,
         "training.max_seq_length": recipe.training.max_seq_length,
         "training.embed_chunk_size": recipe.training.embed_chunk_size,
+        "training.checkpoint_every": recipe.training.checkpoint_every,
     }
     if recipe.loss.cached is not None:
         optional_positive["loss.cached.mini_batch_size"] = recipe.loss.cached.mini_batch_size
@@ -211,6 +216,8 @@ def _check_values(recipe: Recipe) -> None:
         # Written as `not value > 0` so that NaN is rejected too.
         if not value > 0:
             raise RecipeError(f"{name}: must be positive, got {value}")
+    if recipe.training.keep_checkpoints < 0:
+        raise RecipeError(f"training.keep_checkpoints: must be at least 0, got {recipe.training.keep_checkpoints}")
     if not recipe.training.weight_decay >= 0:
         raise RecipeError(f"training.weight_decay: must be at least 0, got {recipe.training.weight_decay}")
 

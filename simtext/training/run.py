@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from pathlib import Path
 
+import torch
 import yaml
+from accelerate import PartialState
 
 from simtext.training.loop import TrainingResult, train
 from simtext.training.recipe import load_recipe, recipe_to_dict
@@ -31,35 +34,100 @@ def run_recipe(
     data_dir: str | Path | None = None,
     output_dir: str | Path | None = None,
     overrides: list[str] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
 ) -> TrainingResult:
     """Validate the recipe, train, evaluate, and write everything into the run directory.
 
     The run directory is `output_dir`, else the recipe's `output_dir`, else
     `runs/<recipe name>`. It receives `recipe.yaml` (the effective recipe, with
-    overrides applied), `train.log`, `history.jsonl`, `model/` and `report.json` /
-    `report.md`.
+    overrides applied), `train.log`, `history.jsonl`, `checkpoints/`, `model/`
+    and `report.json` / `report.md`. A directory that already contains a run
+    needs `resume` (continue it from its newest checkpoint) or `overwrite`
+    (delete it and start again). Under `accelerate launch`, only the main
+    process writes files other than checkpoints, and only it logs at INFO.
     """
     recipe = load_recipe(recipe_path, overrides)
     data = resolve_data_dir(data_dir)
     run_dir = Path(output_dir or recipe.output_dir or Path("runs") / Path(recipe_path).stem)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # Without CUDA, processes started by `accelerate launch --multi_gpu` or torchrun join over gloo on CPU.
+    state = PartialState(cpu=not torch.cuda.is_available())
+    if not state.is_main_process:
+        logging.getLogger("simtext").setLevel(logging.WARNING)
 
     effective = recipe_to_dict(recipe)
     effective["output_dir"] = str(run_dir)
-    (run_dir / "recipe.yaml").write_text(yaml.safe_dump(effective, sort_keys=False), encoding="utf-8")
-    handler = _attach_log_file(run_dir / "train.log")
+    check_run_directory(run_dir, effective, resume, overwrite)
+    state.wait_for_everyone()
+    handler = None
+    if state.is_main_process:
+        if overwrite:
+            _clear_run(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "recipe.yaml").write_text(yaml.safe_dump(effective, sort_keys=False), encoding="utf-8")
+        handler = _attach_log_file(run_dir / "train.log")
+    state.wait_for_everyone()
     try:
         logger.info("Run directory %s, data directory %s", run_dir, data or "not set")
-        result = train(recipe, run_dir, data)
-        if result.report is not None:
+        result = train(recipe, run_dir, data, resume=resume)
+        if result.report is not None and state.is_main_process:
             from simtext.evaluation import write_report
 
             write_report(result.report, run_dir)
             _log_scores(result.report)
         return result
     finally:
-        logging.getLogger().removeHandler(handler)
-        handler.close()
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+
+
+RUN_OUTPUTS = ("model", "checkpoints", "report.json", "report.md", "history.jsonl", "train.log", "recipe.yaml")
+
+
+def check_run_directory(run_dir: Path, effective: dict, resume: bool, overwrite: bool) -> None:
+    """Raise `ValueError` when the run directory's contents do not fit `resume` / `overwrite`."""
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite exclude each other: resume continues the run, overwrite deletes it")
+    existing = [name for name in RUN_OUTPUTS if (run_dir / name).exists()]
+    if resume:
+        saved = run_dir / "recipe.yaml"
+        if not saved.is_file():
+            raise FileNotFoundError(f"--resume: {saved} not found; {run_dir} contains no run to continue")
+        _check_same_recipe(saved, effective)
+        return
+    if existing and not overwrite:
+        raise ValueError(
+            f"Run directory {run_dir} already contains a run ({', '.join(existing)}). Pass --resume to continue it, "
+            "--overwrite to delete it and start again, or --output-dir to write elsewhere."
+        )
+
+
+def _check_same_recipe(saved: Path, effective: dict) -> None:
+    previous = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+    changed = sorted(_differences(previous, effective))
+    if changed:
+        raise ValueError(
+            f"--resume: the recipe differs from the one in {saved} at {', '.join(changed)}. Resume with the same "
+            "recipe and --set options, or start a new run with --overwrite or another --output-dir."
+        )
+
+
+def _differences(old, new, path: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = set(old) | set(new)
+        return [found for key in keys for found in _differences(old.get(key), new.get(key), f"{path}.{key}" if path else key)]
+    return [] if old == new else [path]
+
+
+def _clear_run(run_dir: Path) -> None:
+    for name in RUN_OUTPUTS:
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    logger.info("Deleted the previous run in %s (--overwrite)", run_dir)
 
 
 def _attach_log_file(path: Path) -> logging.Handler:

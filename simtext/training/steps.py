@@ -52,11 +52,15 @@ def direct_step(
 ) -> StepOutput:
     """Embed every column with gradients (in chunks when `chunk_size` is set), compute the loss and back-propagate."""
     texts, sizes = _flatten(columns)
-    features = tokenize(tokenizer_model, texts)
-    chunks = plan_chunks(features, chunk_size, sort_by_length)
-    with accelerator.autocast():
-        pieces = [forward(model, chunk_features(tokenizer_model, features, rows), accelerator.device) for rows in chunks]
-    embeddings = unsort(pieces, chunks).float()  # (texts, dim)
+    if not texts:
+        # A process with an empty shard still joins the loss, which gathers across processes.
+        embeddings = _empty_embeddings(tokenizer_model, accelerator.device).requires_grad_()
+    else:
+        features = tokenize(tokenizer_model, texts)
+        chunks = plan_chunks(features, chunk_size, sort_by_length)
+        with accelerator.autocast():
+            pieces = [forward(model, chunk_features(tokenizer_model, features, rows), accelerator.device) for rows in chunks]
+        embeddings = unsort(pieces, chunks).float()  # (texts, dim)
 
     loss = loss_fn(_split(embeddings, sizes))
     accelerator.backward(loss)
@@ -74,16 +78,17 @@ def cached_step(
 ) -> StepOutput:
     """Run the GradCache step: embed without gradients, take the loss gradient, then re-embed chunk by chunk."""
     texts, sizes = _flatten(columns)
-    features = tokenize(tokenizer_model, texts)
-    chunks = plan_chunks(features, mini_batch_size, sort_by_length)
     device = accelerator.device
-
-    states, pieces = [], []
+    features, chunks, states, pieces = None, [], [], []
+    if texts:
+        features = tokenize(tokenizer_model, texts)
+        chunks = plan_chunks(features, mini_batch_size, sort_by_length)
     with torch.no_grad(), accelerator.autocast():
         for rows in chunks:
             states.append(RngState(device))
             pieces.append(forward(model, chunk_features(tokenizer_model, features, rows), device))
-    embeddings = unsort(pieces, chunks).float().detach().requires_grad_()  # (texts, dim), a leaf
+    embeddings = unsort(pieces, chunks) if pieces else _empty_embeddings(tokenizer_model, device)
+    embeddings = embeddings.float().detach().requires_grad_()  # (texts, dim), a leaf
 
     loss = loss_fn(_split(embeddings, sizes))
     loss.backward()
@@ -113,6 +118,10 @@ class RngState:
         torch.set_rng_state(self.cpu)
         if self.cuda is not None:
             torch.cuda.set_rng_state(self.cuda, self.device)
+
+
+def _empty_embeddings(tokenizer_model: SentenceTransformer, device: torch.device) -> torch.Tensor:
+    return torch.zeros((0, tokenizer_model.get_embedding_dimension()), device=device)  # (0, dim)
 
 
 def _flatten(columns: dict[str, list[str]]) -> tuple[list[str], dict[str, int]]:
