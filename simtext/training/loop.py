@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedType, set_seed
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
 from tqdm.auto import tqdm
@@ -177,9 +177,19 @@ def _accelerator(recipe: Recipe) -> Accelerator:
         cpu=not torch.cuda.is_available(),
         step_scheduler_with_optimizer=False,
     )
+    if accelerator.distributed_type in _WRAPPING_BACKENDS:
+        raise ValueError(
+            f"accelerate is configured for {accelerator.distributed_type.value}, which simtext does not support yet: "
+            "it sums gradients across processes itself and does not wrap the model. Choose plain multi-GPU or "
+            "multi-CPU data parallelism in `accelerate config`."
+        )
     if accelerator.device.type == "cpu" and recipe.training.mixed_precision == "fp16":
         logger.warning("mixed_precision fp16 has no effect on CPU (Accelerate disables autocast); use bf16 or no.")
     return accelerator
+
+
+# Backends that shard or wrap the model at `prepare`; the loop's own gradient sum bypasses them.
+_WRAPPING_BACKENDS = (DistributedType.DEEPSPEED, DistributedType.FSDP, DistributedType.MEGATRON_LM, DistributedType.XLA)
 
 
 def _step_options(recipe: Recipe) -> dict:
