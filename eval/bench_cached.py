@@ -1,9 +1,12 @@
 """Compare simtext's cached (GradCache) step with sentence-transformers' cached MNRL loss: speed and peak memory.
 
 For each batch size, each trainer runs in its own fresh process (so peak
-resident memory is its own) on the same model (all-MiniLM-L6-v2), data (the
-paraphrase pairs of the cached recipe: 5,112 pairs) and mini-batch size, and
-trains a few optimizer steps. The first step is a warm-up: examples/s counts
+resident memory is its own) on the same model (all-MiniLM-L6-v2), data and
+mini-batch size, and trains a few optimizer steps. The data are the cached
+recipe's (anchor, positive) pairs, paraphrases and NLI entailments, keeping
+only rows whose texts occur in no earlier row: with repeated texts, batches
+without duplicates run short, and a short batch is not a measurement of its
+batch size. The first step is a warm-up: examples/s counts
 the steps after it, from the end of step 1 to the end of the last step, so
 data loading and tokenization inside those steps are included on both sides.
 
@@ -34,8 +37,27 @@ TRAINERS = ("sentence-transformers", "simtext")
 DEFAULT_STEPS = {128: 6, 512: 3, 2048: 2}
 
 
-def load_pairs_recipe(batch_size: int, steps: int, mini_batch_size: int):
-    """Return the cached recipe restricted to its paraphrase pairs, with the benchmark's batch settings."""
+def write_unique_pairs(data_dir: Path, path: Path) -> int:
+    """Write the cached recipe's (anchor, positive) rows whose texts are new to a JSON Lines file; return the count."""
+    from simtext.data import load_training_data
+    from simtext.training import load_recipe
+
+    recipe = load_recipe(RECIPE)
+    seen: set[str] = set()
+    rows = []
+    for dataset in load_training_data(recipe.data.train, data_dir).values():
+        for anchor, positive in zip(dataset["anchor"], dataset["positive"]):
+            if anchor in seen or positive in seen or anchor == positive:
+                continue
+            seen.update((anchor, positive))
+            rows.append({"anchor": anchor, "positive": positive})
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return len(rows)
+
+
+def load_pairs_recipe(pairs: Path, batch_size: int, steps: int, mini_batch_size: int):
+    """Return the cached recipe reading `pairs`, with the benchmark's batch settings."""
+    from simtext.data import Source
     from simtext.training import load_recipe
 
     overrides = [
@@ -46,7 +68,7 @@ def load_pairs_recipe(batch_size: int, steps: int, mini_batch_size: int):
         "evaluation.tasks=[]",
     ]
     recipe = load_recipe(RECIPE, overrides)
-    recipe.data.train = {"paraphrases": recipe.data.train["paraphrases"]}
+    recipe.data.train = {"pairs": [Source(path=str(pairs), columns={"anchor": "anchor", "positive": "positive"})]}
     return recipe
 
 
@@ -59,8 +81,9 @@ def run_simtext(recipe, data_dir: Path, work_dir: Path) -> dict:
 
     result = train(recipe, work_dir / "run", data_dir, evaluate_fn=lambda model: None)
     steps = [entry for entry in result.history if "loss" in entry]
-    seconds = sum(recipe.training.batch_size / entry["examples_per_second"] for entry in steps[1:])
-    return {"measured_steps": len(steps) - 1, "seconds": seconds}
+    measured = steps[1:]
+    seconds = sum(entry["examples"] / entry["examples_per_second"] for entry in measured)
+    return {"measured_steps": len(measured), "examples": sum(entry["examples"] for entry in measured), "seconds": seconds}
 
 
 def run_sentence_transformers(recipe, data_dir: Path, work_dir: Path) -> dict:
@@ -79,7 +102,7 @@ def run_sentence_transformers(recipe, data_dir: Path, work_dir: Path) -> dict:
         def on_step_end(self, args, state, control, **kwargs):
             self.ends.append(time.perf_counter())
 
-    dataset = load_training_data(recipe.data.train, data_dir)["paraphrases"]
+    dataset = load_training_data(recipe.data.train, data_dir)["pairs"]
     model = simtext.load(recipe.model)
     args = SentenceTransformerTrainingArguments(
         output_dir=str(work_dir / "st"),
@@ -99,23 +122,24 @@ def run_sentence_transformers(recipe, data_dir: Path, work_dir: Path) -> dict:
     times = StepTimes()
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss, callbacks=[times])
     trainer.train()
-    return {"measured_steps": len(times.ends) - 1, "seconds": times.ends[-1] - times.ends[0]}
+    steps = len(times.ends) - 1
+    return {"measured_steps": steps, "examples": steps * recipe.training.batch_size, "seconds": times.ends[-1] - times.ends[0]}
 
 
 def worker(args) -> None:
     """Train one configuration in this process and write its figures as JSON."""
-    recipe = load_pairs_recipe(args.batch_size, args.steps, args.mini_batch_size)
+    recipe = load_pairs_recipe(Path(args.pairs), args.batch_size, args.steps, args.mini_batch_size)
     run = run_simtext if args.worker == "simtext" else run_sentence_transformers
     with tempfile.TemporaryDirectory() as work:
         figures = run(recipe, Path(args.data_dir), Path(work))
-    figures["examples_per_second"] = figures["measured_steps"] * args.batch_size / figures["seconds"]
+    figures["examples_per_second"] = figures["examples"] / figures["seconds"]
     figures["peak_rss_bytes"] = peak_rss_bytes()
     Path(args.result).write_text(json.dumps(figures), encoding="utf-8")
 
 
-def run_worker(trainer: str, batch_size: int, steps: int, args, result: Path) -> dict:
+def run_worker(trainer: str, batch_size: int, steps: int, args, pairs: Path, result: Path) -> dict:
     command = [
-        sys.executable, __file__, "--worker", trainer, "--batch-size", str(batch_size), "--steps", str(steps),
+        sys.executable, __file__, "--worker", trainer, "--batch-size", str(batch_size), "--steps", str(steps), "--pairs", str(pairs),
         "--mini-batch-size", str(args.mini_batch_size), "--data-dir", args.data_dir, "--result", str(result),
     ]
     logger.info("Running %s at batch size %d (%d steps)", trainer, batch_size, steps)
@@ -125,7 +149,7 @@ def run_worker(trainer: str, batch_size: int, steps: int, args, result: Path) ->
     return figures
 
 
-def format_table(results: dict[int, dict[str, dict]], mini_batch_size: int, command: str) -> str:
+def format_table(results: dict[int, dict[str, dict]], mini_batch_size: int, pairs: int, command: str) -> str:
     lines = [
         "| batch | sentence-transformers examples/s | simtext examples/s | speed ratio | "
         "sentence-transformers peak RSS (MiB) | simtext peak RSS (MiB) | memory ratio |",
@@ -146,7 +170,7 @@ def format_table(results: dict[int, dict[str, dict]], mini_batch_size: int, comm
         lines.append(f"{trainer}: peak RSS grows {100 * growth:+.1f}% from batch {sizes[0]} to batch {sizes[-1]}.")
     lines += [
         "",
-        f"Mini-batch size {mini_batch_size}; speed ratio = simtext / sentence-transformers examples/s; "
+        f"{pairs} pairs; mini-batch size {mini_batch_size}; speed ratio = simtext / sentence-transformers examples/s; "
         "memory ratio = simtext / sentence-transformers peak RSS.",
         "",
         f"Command: `{command}`",
@@ -166,6 +190,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--pairs", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.data_dir:
@@ -176,10 +201,15 @@ def main() -> None:
 
     results: dict[int, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory() as work:
+        pairs = Path(work) / "pairs.jsonl"
+        count = write_unique_pairs(Path(args.data_dir), pairs)
+        logger.info("%d pairs with texts that occur once", count)
         for batch_size in args.batch_sizes:
             steps = DEFAULT_STEPS.get(batch_size, 3)
+            if count < steps * batch_size:
+                raise SystemExit(f"{count} pairs cannot fill {steps} batches of {batch_size}; lower the batch size")
             results[batch_size] = {
-                trainer: run_worker(trainer, batch_size, steps, args, Path(work) / f"{trainer}-{batch_size}.json")
+                trainer: run_worker(trainer, batch_size, steps, args, pairs, Path(work) / f"{trainer}-{batch_size}.json")
                 for trainer in TRAINERS
             }
 
@@ -188,7 +218,7 @@ def main() -> None:
         command += " --batch-sizes " + " ".join(map(str, args.batch_sizes))
     if args.output:
         command += f" --output {args.output}"
-    table = format_table(results, args.mini_batch_size, command)
+    table = format_table(results, args.mini_batch_size, count, command)
     logger.info("\n%s", table)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -329,7 +329,11 @@ class _Window:
 
     def flush(self) -> dict:
         seconds = max(time.perf_counter() - self.started, 1e-9)
-        entry = {"loss": sum(self.losses) / max(len(self.losses), 1), "examples_per_second": self.examples / seconds}
+        entry = {
+            "loss": sum(self.losses) / max(len(self.losses), 1),
+            "examples": self.examples,
+            "examples_per_second": self.examples / seconds,
+        }
         self.__init__()
         return entry
 
