@@ -55,7 +55,7 @@ def write_unique_pairs(data_dir: Path, path: Path) -> int:
     return len(rows)
 
 
-def load_pairs_recipe(pairs: Path, batch_size: int, steps: int, mini_batch_size: int):
+def load_pairs_recipe(pairs: Path, batch_size: int, steps: int, mini_batch_size: int, max_tokens: int | None = None):
     """Return the cached recipe reading `pairs`, with the benchmark's batch settings."""
     from simtext.data import Source
     from simtext.training import load_recipe
@@ -66,6 +66,7 @@ def load_pairs_recipe(pairs: Path, batch_size: int, steps: int, mini_batch_size:
         f"loss.cached.mini_batch_size={mini_batch_size}",
         "training.log_every=1",
         "evaluation.tasks=[]",
+        f"loss.cached.max_tokens={max_tokens if max_tokens else 'null'}",
     ]
     recipe = load_recipe(RECIPE, overrides)
     recipe.data.train = {"pairs": [Source(path=str(pairs), columns={"anchor": "anchor", "positive": "positive"})]}
@@ -128,7 +129,7 @@ def run_sentence_transformers(recipe, data_dir: Path, work_dir: Path) -> dict:
 
 def worker(args) -> None:
     """Train one configuration in this process and write its figures as JSON."""
-    recipe = load_pairs_recipe(Path(args.pairs), args.batch_size, args.steps, args.mini_batch_size)
+    recipe = load_pairs_recipe(Path(args.pairs), args.batch_size, args.steps, args.mini_batch_size, args.max_tokens)
     run = run_simtext if args.worker == "simtext" else run_sentence_transformers
     with tempfile.TemporaryDirectory() as work:
         figures = run(recipe, Path(args.data_dir), Path(work))
@@ -142,6 +143,8 @@ def run_worker(trainer: str, batch_size: int, steps: int, args, pairs: Path, res
         sys.executable, __file__, "--worker", trainer, "--batch-size", str(batch_size), "--steps", str(steps), "--pairs", str(pairs),
         "--mini-batch-size", str(args.mini_batch_size), "--data-dir", args.data_dir, "--result", str(result),
     ]
+    if args.max_tokens:
+        command += ["--max-tokens", str(args.max_tokens)]
     logger.info("Running %s at batch size %d (%d steps)", trainer, batch_size, steps)
     subprocess.run(command, check=True)
     figures = json.loads(result.read_text(encoding="utf-8"))
@@ -149,7 +152,7 @@ def run_worker(trainer: str, batch_size: int, steps: int, args, pairs: Path, res
     return figures
 
 
-def format_table(results: dict[int, dict[str, dict]], mini_batch_size: int, pairs: int, command: str) -> str:
+def format_table(results: dict[int, dict[str, dict]], mini_batch_size: int, max_tokens: int | None, pairs: int, command: str) -> str:
     lines = [
         "| batch | sentence-transformers examples/s | simtext examples/s | speed ratio | "
         "sentence-transformers peak RSS (MiB) | simtext peak RSS (MiB) | memory ratio |",
@@ -170,7 +173,9 @@ def format_table(results: dict[int, dict[str, dict]], mini_batch_size: int, pair
         lines.append(f"{trainer}: peak RSS grows {100 * growth:+.1f}% from batch {sizes[0]} to batch {sizes[-1]}.")
     lines += [
         "",
-        f"{pairs} pairs; mini-batch size {mini_batch_size}; speed ratio = simtext / sentence-transformers examples/s; "
+        f"{pairs} pairs; mini-batch size {mini_batch_size}"
+        + (f", simtext chunks also capped at {max_tokens} padded tokens" if max_tokens else "")
+        + "; speed ratio = simtext / sentence-transformers examples/s; "
         "memory ratio = simtext / sentence-transformers peak RSS.",
         "",
         f"Command: `{command}`",
@@ -185,6 +190,9 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("SIMTEXT_DATA_DIR"), help="data directory (default: SIMTEXT_DATA_DIR)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(DEFAULT_STEPS), help="batch sizes to compare (default: 128 512 2048)")
     parser.add_argument("--mini-batch-size", type=int, default=32, help="texts per forward pass in both cached steps (default: 32)")
+    parser.add_argument(
+        "--max-tokens", type=int, help="simtext's loss.cached.max_tokens: padded tokens per chunk (default: no limit)"
+    )
     parser.add_argument("--output", help="also write the Markdown table to this file")
     parser.add_argument("--worker", choices=TRAINERS, help=argparse.SUPPRESS)
     parser.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)
@@ -216,9 +224,11 @@ def main() -> None:
     command = "HF_HUB_OFFLINE=1 SIMTEXT_DATA_DIR=DATA python eval/bench_cached.py"
     if args.batch_sizes != list(DEFAULT_STEPS):
         command += " --batch-sizes " + " ".join(map(str, args.batch_sizes))
+    if args.max_tokens:
+        command += f" --max-tokens {args.max_tokens}"
     if args.output:
         command += f" --output {args.output}"
-    table = format_table(results, args.mini_batch_size, count, command)
+    table = format_table(results, args.mini_batch_size, args.max_tokens, count, command)
     logger.info("\n%s", table)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -138,3 +138,27 @@ def test_step_output_keeps_input_order(tiny_model):
     output = direct_step(Accelerator(cpu=True), tiny_model, tiny_model, columns(True), info_nce(False), chunk_size=3)
     expected = tiny_model.encode(NEGATIVES, convert_to_tensor=True)
     torch.testing.assert_close(output.embeddings["negative"], expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("sort_by_length", [True, False])
+def test_token_cap_bounds_chunks(tiny_model, sort_by_length):
+    from simtext.training.embedding import plan_chunks
+
+    features = tiny_model.preprocess(ANCHORS + POSITIVES + NEGATIVES)
+    lengths = features["attention_mask"].sum(dim=1)
+    chunks = plan_chunks(features, 6, sort_by_length, max_tokens=40)
+
+    assert sorted(torch.cat(chunks).tolist()) == list(range(len(lengths)))
+    for chunk in chunks:
+        assert len(chunk) <= 6
+        assert len(chunk) == 1 or len(chunk) * int(lengths[chunk].max()) <= 40
+    assert any(len(chunk) < 6 for chunk in chunks[:-1])
+
+
+def test_cached_step_with_token_cap_matches_one_pass(make_tiny_model):
+    kwargs = {"columns": columns(True), "loss_fn": info_nce(False)}
+    expected_loss, expected = run_step(make_tiny_model(dropout=0.0), direct_step, 0, **kwargs)
+    loss, gradients = run_step(make_tiny_model(dropout=0.0), cached_step, 0, mini_batch_size=8, max_tokens=30, **kwargs)
+
+    torch.testing.assert_close(loss, expected_loss, rtol=1e-5, atol=0)
+    assert_same_gradients(gradients, expected, rtol=1e-4, atol=1e-6)

@@ -20,22 +20,42 @@ def tokenize(tokenizer_model: SentenceTransformer, texts: list[str]) -> dict:
     return tokenizer_model.preprocess(texts)
 
 
-def plan_chunks(features: dict, chunk_size: int | None, sort_by_length: bool = True) -> list[torch.Tensor]:
+def plan_chunks(
+    features: dict, chunk_size: int | None, sort_by_length: bool = True, max_tokens: int | None = None
+) -> list[torch.Tensor]:
     """Return row indices of each chunk; together they cover every row once.
 
     With `sort_by_length`, rows are ordered by token count before chunking (stable
     sort, so equal lengths keep their order). With no `chunk_size`, one chunk
-    holds every row in input order.
+    contains every row in input order. With `max_tokens`, a chunk also stops
+    before its texts times its longest text would exceed `max_tokens`, so chunks
+    of long texts hold fewer of them (always at least one).
     """
     count = _row_count(features)
-    if chunk_size is None or chunk_size >= count:
+    if chunk_size is None or (chunk_size >= count and max_tokens is None):
         return [torch.arange(count)]
     mask = features.get("attention_mask")
-    if sort_by_length and isinstance(mask, torch.Tensor):
-        order = torch.argsort(mask.sum(dim=1), stable=True)
+    lengths = mask.sum(dim=1) if isinstance(mask, torch.Tensor) else None
+    if sort_by_length and lengths is not None:
+        order = torch.argsort(lengths, stable=True)
     else:
         order = torch.arange(count)
-    return list(torch.split(order, chunk_size))
+    if max_tokens is None or lengths is None:
+        return list(torch.split(order, chunk_size))
+    return _split_by_tokens(order, lengths, chunk_size, max_tokens)
+
+
+def _split_by_tokens(order: torch.Tensor, lengths: torch.Tensor, chunk_size: int, max_tokens: int) -> list[torch.Tensor]:
+    chunks, start, longest = [], 0, 0
+    for position, row in enumerate(order.tolist()):
+        longest_with_row = max(longest, int(lengths[row]))
+        size = position - start + 1
+        if position > start and (size > chunk_size or size * longest_with_row > max_tokens):
+            chunks.append(order[start:position])
+            start, longest_with_row = position, int(lengths[row])
+        longest = longest_with_row
+    chunks.append(order[start:])
+    return chunks
 
 
 def chunk_features(tokenizer_model: SentenceTransformer, features: dict, rows: torch.Tensor) -> dict:

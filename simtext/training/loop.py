@@ -195,7 +195,7 @@ _WRAPPING_BACKENDS = (DistributedType.DEEPSPEED, DistributedType.FSDP, Distribut
 def _step_options(recipe: Recipe) -> dict:
     cached = recipe.loss.cached
     if cached is not None:
-        return {"mini_batch_size": cached.mini_batch_size, "sort_by_length": cached.sort_by_length}
+        return {"mini_batch_size": cached.mini_batch_size, "sort_by_length": cached.sort_by_length, "max_tokens": cached.max_tokens}
     return {"chunk_size": recipe.training.embed_chunk_size}
 
 

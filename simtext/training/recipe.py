@@ -38,6 +38,8 @@ class CachedConfig:
 
     mini_batch_size: int = 32
     sort_by_length: bool = True  # chunk the batch's texts in token-length order, to cut padding
+    # Padded tokens per chunk (texts x longest text); None limits chunks by mini_batch_size only.
+    max_tokens: int | None = None
 
 
 @dataclass
@@ -209,6 +211,7 @@ def _check_values(recipe: Recipe) -> None:
     }
     if recipe.loss.cached is not None:
         optional_positive["loss.cached.mini_batch_size"] = recipe.loss.cached.mini_batch_size
+        optional_positive["loss.cached.max_tokens"] = recipe.loss.cached.max_tokens
     if recipe.loss.memory is not None:
         optional_positive["loss.memory.size"] = recipe.loss.memory.size
     positive.update({name: value for name, value in optional_positive.items() if value is not None})

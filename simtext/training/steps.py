@@ -75,6 +75,7 @@ def cached_step(
     loss_fn: LossFunction,
     mini_batch_size: int,
     sort_by_length: bool = True,
+    max_tokens: int | None = None,
 ) -> StepOutput:
     """Run the GradCache step: embed without gradients, take the loss gradient, then re-embed chunk by chunk."""
     texts, sizes = _flatten(columns)
@@ -82,7 +83,7 @@ def cached_step(
     features, chunks, states, pieces = None, [], [], []
     if texts:
         features = tokenize(tokenizer_model, texts)
-        chunks = plan_chunks(features, mini_batch_size, sort_by_length)
+        chunks = plan_chunks(features, mini_batch_size, sort_by_length, max_tokens)
     with torch.no_grad(), accelerator.autocast():
         for rows in chunks:
             states.append(RngState(device))
