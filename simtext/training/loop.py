@@ -6,6 +6,7 @@ because each batch must come from one dataset and hold no text twice.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -22,10 +23,11 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from simtext import models
-from simtext.data import PlannedBatch, canonical_kind, example_texts, load_training_data, plan_epoch
+from simtext.data import PlannedBatch, canonical_kind, describe, example_texts, load_training_data, plan_epoch
 from simtext.losses import info_nce_loss
 from simtext.training.embedding import embed_texts
-from simtext.training.recipe import Recipe
+from simtext.modelcard import CardInfo
+from simtext.training.recipe import Recipe, recipe_to_dict
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +133,7 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
     )
 
     model_dir = run_dir / "model"
+    card_for = _card_builder(recipe, datasets, run_dir.resolve().name)
     tracker = _BestTracker(recipe.evaluation.best_metric)
     history: list[dict] = []
     step, examples, started = 0, 0, time.perf_counter()
@@ -171,14 +174,14 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
                 )
 
             if recipe.training.eval_every and step % recipe.training.eval_every == 0 and step < total_steps:
-                _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir, step, history)
+                _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir, step, history, card_for)
                 model.train()
         epoch += 1
     progress.close()
     seconds = time.perf_counter() - started
     logger.info("Training done: %d steps, %d examples in %.0f s (%.1f examples/s)", step, examples, seconds, examples / seconds)
 
-    report = _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir, step, history)
+    report = _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir, step, history, card_for)
     if tracker.metric is not None and tracker.best_report is not None:
         report = tracker.best_report
         logger.info("Kept the model of step %d (%s = %.4f)", tracker.best_step, tracker.metric, tracker.best_value)
@@ -212,7 +215,28 @@ def _default_evaluate(recipe: Recipe, data_dir: Path | None, model_dir: Path):
     return evaluate_tasks
 
 
-def _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir: Path, step: int, history: list[dict]) -> dict | None:
+def _card_builder(recipe: Recipe, datasets: dict[str, Dataset], model_name: str):
+    """Return `card_for(report, step, history)`, which describes the run for the saved model's card."""
+    summary = {
+        name: {
+            "examples": len(dataset),
+            "columns": list(dataset.column_names),
+            "sources": [describe(source) for source in recipe.data.train[name]],
+        }
+        for name, dataset in datasets.items()
+    }
+
+    def card_for(report: dict | None, step: int, history: list[dict]) -> CardInfo:
+        losses = [entry["loss"] for entry in history if "loss" in entry]
+        loss = {**dataclasses.asdict(recipe.loss), **({"final_loss": losses[-1]} if losses else {})}
+        return CardInfo(recipe.model, recipe_to_dict(recipe), summary, loss, step, report, model_name)
+
+    return card_for
+
+
+def _evaluate_and_keep(
+    accelerator, model, evaluate_fn, tracker, model_dir: Path, step: int, history: list[dict], card_for
+) -> dict | None:
     """Evaluate on the main process and save the model when it is the best so far (or no metric is set)."""
     accelerator.wait_for_everyone()
     report = None
@@ -223,7 +247,7 @@ def _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir: Path
         if report is not None:
             history.append({"step": step, "evaluation": report.get("tasks", {})})
         if tracker.update(report, step):
-            models.save(unwrapped, model_dir)
+            models.save(unwrapped, model_dir, card=card_for(report, step, history))
     accelerator.wait_for_everyone()
     return report
 
