@@ -28,7 +28,7 @@ _TASK_TYPES = {
 
 @dataclass
 class CardInfo:
-    """What a model card describes: the run's recipe, its training data, its loss and its evaluation report."""
+    """Contents of a model card: the run's recipe, training data summary, loss and evaluation report."""
 
     base_model: str
     recipe: dict[str, Any]

@@ -128,3 +128,11 @@ def test_baseline_not_a_report(two_models, tmp_path):
 
     with pytest.raises(ValueError, match="Not an evaluation report"):
         evaluate_models([two_models[0]], baseline=path)
+
+
+def test_baseline_with_custom_tasks_needs_suite(two_models, tmp_path):
+    path = tmp_path / "report.json"
+    path.write_text('{"model": "m", "tasks": {"my-task": {"spearman": 0.5}}}', encoding="utf-8")
+
+    with pytest.raises(ValueError, match=r"not built in \(my-task\); pass the suite"):
+        evaluate_models([two_models[0]], baseline=path)

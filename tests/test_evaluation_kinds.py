@@ -291,9 +291,9 @@ def test_shared_text_encoded_once(tiny_model, tmp_path):
     encoded: list[str] = []
     original_encode = tiny_model.encode
 
-    def recording_encode(texts, **kwargs):
-        encoded.extend([texts] if isinstance(texts, str) else texts)
-        return original_encode(texts, **kwargs)
+    def recording_encode(inputs, **kwargs):
+        encoded.extend([inputs] if isinstance(inputs, str) else inputs)
+        return original_encode(inputs, **kwargs)
 
     tiny_model.encode = recording_encode  # encode_query and encode_document call it too
     report = evaluate(tiny_model, tasks, tmp_path)
@@ -311,12 +311,39 @@ def test_encoding_sorted_longest_first(tiny_model, tmp_path):
     calls: list[list[str]] = []
     original_encode = tiny_model.encode
 
-    def recording_encode(texts, **kwargs):
-        calls.append(list(texts))
-        return original_encode(texts, **kwargs)
+    def recording_encode(inputs, **kwargs):
+        calls.append(list(inputs))
+        return original_encode(inputs, **kwargs)
 
     tiny_model.encode = recording_encode
     evaluate(tiny_model, [STSTask("sts", str(path))], tmp_path)
 
     assert len(calls) == 1
     assert [len(text) for text in calls[0]] == sorted((len(text) for text in calls[0]), reverse=True)
+
+
+def test_query_prompt_keeps_roles_apart(tiny_model):
+    from simtext.evaluation import EmbeddingCache
+
+    tiny_model.prompts = {"query": "query: ", "document": ""}
+    cache = EmbeddingCache(tiny_model, batch_size=4)
+    text = "A man is playing the guitar."
+
+    as_text = cache.get("text", [text])
+    as_query = cache.get("query", [text])
+
+    assert cache.roles_differ
+    assert cache.encoded_count == 2
+    assert torch.allclose(as_query, tiny_model.encode_query([text], convert_to_tensor=True), atol=1e-6)
+    assert not torch.allclose(as_text, as_query)
+
+
+def test_roles_shared_without_prompts(tiny_model):
+    from simtext.evaluation import EmbeddingCache
+
+    cache = EmbeddingCache(tiny_model, batch_size=4)
+    cache.get("query", ["a dog runs"])
+    cache.get("document", ["a dog runs"])
+
+    assert not cache.roles_differ
+    assert cache.encoded_count == 1

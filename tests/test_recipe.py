@@ -360,3 +360,14 @@ def test_duplicate_recipe_key_rejected(tmp_path):
     with pytest.raises(RecipeError, match="duplicate key 'training'"):
         load_recipe(path)
     assert "line 4" in str(pytest.raises(RecipeError, load_recipe, path).value)
+
+
+def test_new_task_kinds_in_recipe(tmp_path):
+    path = write_recipe(tmp_path, MINIMAL)
+    overrides = ["evaluation.tasks=[msrp-test, paws-dev, trecqa-test]", "evaluation.best_metric=trecqa-test/mrr@10"]
+
+    recipe = load_recipe(path, overrides)
+
+    assert recipe.evaluation.tasks == ["msrp-test", "paws-dev", "trecqa-test"]
+    with pytest.raises(RecipeError, match="task 'msrp-test' has no metric 'spearman'; use one of: ap, accuracy"):
+        load_recipe(path, ["evaluation.tasks=[msrp-test]", "evaluation.best_metric=msrp-test/spearman"])

@@ -15,7 +15,7 @@ from typing import Any
 from simtext.evaluation.report import comparison, model_reports, read_report, write_report
 from simtext.evaluation.runner import evaluate_read, resolve_tasks
 from simtext.evaluation.suites import load_suite
-from simtext.evaluation.tasks import Task
+from simtext.evaluation.tasks import BUILTIN_TASKS, Task
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +33,20 @@ def evaluate_models(
 
     The tasks are those of `suite` followed by `tasks`. With neither, they are the
     baseline's tasks when every one is built in, else `stsb-test`. With one model and
-    no baseline, the result is that model's report; otherwise it is a comparison whose
-    first model (the baseline's first, when given) is the reference for differences.
+    no baseline, the result is that model's report. Otherwise it is a comparison, and
+    its first model (the baseline's first, when given) is the reference for differences.
     """
     earlier = model_reports(read_report(baseline)) if baseline is not None else []
     selected: list[str | Task] = list(load_suite(suite)) if suite is not None else []
     selected += list(tasks)
     if not selected:
         selected = list(earlier[0]["tasks"]) if earlier else ["stsb-test"]
+        custom = [name for name in selected if name not in BUILTIN_TASKS]
+        if custom:
+            raise ValueError(
+                f"The baseline report has tasks that are not built in ({', '.join(custom)}); pass the suite "
+                "that defines them with --suite."
+            )
     resolved, data_dir = resolve_tasks(selected, data_dir)
     if not models:
         raise ValueError("No model given; name at least one model directory or Hub id.")
