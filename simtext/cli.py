@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--output-dir", metavar="DIR", default=".", help="directory for report.json, report.md and the plots (default: the current directory)")
     evaluate.add_argument("--batch-size", type=int, default=64, metavar="N", help="texts per encoding batch (default: 64)")
+    evaluate.add_argument(
+        "--token-budget",
+        type=int,
+        metavar="TOKENS",
+        help="padded tokens per encoding batch, replacing --batch-size: short texts go in large batches, long texts in small ones",
+    )
     evaluate.add_argument("--no-plots", action="store_true", help="write no PNG plots")
 
     push = commands.add_parser(
@@ -112,7 +118,13 @@ def run_eval(args: argparse.Namespace) -> int:
     from simtext.evaluation.compare import evaluate_models, write_outputs
 
     report = evaluate_models(
-        args.models, args.tasks, args.suite, args.data_dir, batch_size=args.batch_size, baseline=args.baseline
+        args.models,
+        args.tasks,
+        args.suite,
+        args.data_dir,
+        batch_size=args.batch_size,
+        baseline=args.baseline,
+        token_budget=args.token_budget,
     )
     paths = write_outputs(report, Path(args.output_dir), plots=not args.no_plots)
     logger.info("Report written to %s", ", ".join(str(path) for path in paths))

@@ -347,3 +347,29 @@ def test_roles_shared_without_prompts(tiny_model):
 
     assert not cache.roles_differ
     assert cache.encoded_count == 1
+
+
+def test_token_budget_batches(tiny_model):
+    from simtext.evaluation import EmbeddingCache
+
+    texts = [" ".join(["word"] * count) for count in (1, 2, 3, 5, 8, 13, 21, 34)] + ["a", "b c", "d e f"]
+    calls: list[list[str]] = []
+    original_encode = tiny_model.encode
+
+    def recording_encode(inputs, **kwargs):
+        calls.append(list(inputs))
+        assert kwargs["batch_size"] == len(inputs)
+        return original_encode(inputs, **kwargs)
+
+    tiny_model.encode = recording_encode
+    budgeted = EmbeddingCache(tiny_model, token_budget=40).get("text", texts)
+    del tiny_model.encode
+    plain = EmbeddingCache(tiny_model, batch_size=4).get("text", texts)
+
+    token_counts = [len(tiny_model.tokenizer(text)["input_ids"]) for text in texts]
+    for call in calls:
+        longest = max(token_counts[texts.index(text)] for text in call)
+        assert len(call) == 1 or len(call) * longest <= 40, call
+    assert len(calls) > 1
+    assert sorted(text for call in calls for text in call) == sorted(texts)
+    assert torch.allclose(budgeted, plain, atol=1e-5)

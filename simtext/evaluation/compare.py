@@ -28,6 +28,7 @@ def evaluate_models(
     batch_size: int = 64,
     baseline: str | Path | None = None,
     show_progress_bar: bool | None = None,
+    token_budget: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate each of `models` (names for `simtext.models.load`) on the tasks and return the report.
 
@@ -57,7 +58,8 @@ def evaluate_models(
         from simtext.models import load
 
         logger.info("Evaluating %s on %d tasks", name, len(resolved))
-        reports.append(evaluate_read(load(name), resolved, task_data, data_dir, batch_size, show_progress_bar, name))
+        model = load(name)
+        reports.append(evaluate_read(model, resolved, task_data, data_dir, batch_size, show_progress_bar, name, token_budget))
     if len(reports) == 1:
         return reports[0]
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")

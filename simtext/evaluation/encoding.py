@@ -32,11 +32,20 @@ class EmbeddingCache:
     embedding, so they share one key and a text is encoded once whatever its role.
     """
 
-    def __init__(self, model: SentenceTransformer, batch_size: int = 64, show_progress_bar: bool | None = None):
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        batch_size: int = 64,
+        show_progress_bar: bool | None = None,
+        token_budget: int | None = None,
+    ):
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size} is invalid; pass the number of texts encoded at once (at least 1).")
+        if token_budget is not None and token_budget < 1:
+            raise ValueError(f"token_budget={token_budget} is invalid; pass the padded tokens per batch (at least 1) or None.")
         self.model = model
         self.batch_size = batch_size
+        self.token_budget = token_budget
         self.show_progress_bar = show_progress_bar
         self.roles_differ = _roles_differ(model)
         self._pending: dict[tuple[str, str], None] = {}
@@ -69,9 +78,8 @@ class EmbeddingCache:
         try:
             for role in dict.fromkeys(role for role, _ in pending):
                 keys = [key for key in pending if key[0] == role]
-                for start in range(0, len(keys), ENCODE_CALL_TEXTS):
-                    chunk = keys[start : start + ENCODE_CALL_TEXTS]
-                    self._store(chunk, self._encode(role, [text for _, text in chunk]))
+                for chunk, batch_size in self._calls(keys):
+                    self._store(chunk, self._encode(role, [text for _, text in chunk], batch_size))
                     progress.update(len(chunk))
         finally:
             progress.close()
@@ -85,10 +93,36 @@ class EmbeddingCache:
         rows = torch.tensor([self._rows[self.key(role, text)] for text in texts], device=table.device)
         return table[rows]  # (texts, dim)
 
-    def _encode(self, role: str, texts: list[str]) -> torch.Tensor:
+    def _calls(self, keys: list[tuple[str, str]]) -> list[tuple[list[tuple[str, str]], int]]:
+        """Split `keys` into `encode` calls, each with its batch size.
+
+        Without a token budget, calls take `ENCODE_CALL_TEXTS` texts at `batch_size`.
+        With one, the texts are sorted by token count and each call is one batch whose
+        text count times its longest text's token count stays within the budget, so
+        short texts go in large batches and long texts in small ones.
+        """
+        if self.token_budget is None:
+            return [(keys[start : start + ENCODE_CALL_TEXTS], self.batch_size) for start in range(0, len(keys), ENCODE_CALL_TEXTS)]
+
+        encoded = self.model.tokenizer([text for _, text in keys], truncation=True, max_length=self.model.max_seq_length)
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        order = sorted(range(len(keys)), key=lambda index: -lengths[index])
+        calls: list[tuple[list[tuple[str, str]], int]] = []
+        batch: list[tuple[str, str]] = []
+        longest = 0
+        for index in order:
+            longest = longest or lengths[index]
+            if batch and (len(batch) + 1) * longest > self.token_budget:
+                calls.append((batch, len(batch)))
+                batch, longest = [], lengths[index]
+            batch.append(keys[index])
+        calls.append((batch, len(batch)))
+        return calls
+
+    def _encode(self, role: str, texts: list[str], batch_size: int) -> torch.Tensor:
         encode = {"text": self.model.encode, "query": self.model.encode_query, "document": self.model.encode_document}[role]
         self.encoded_count += len(texts)
-        return encode(texts, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False)
+        return encode(texts, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
 
     def _store(self, keys: list[tuple[str, str]], embeddings: torch.Tensor) -> None:
         offset = sum(len(chunk) for chunk in self._chunks)

@@ -24,6 +24,7 @@ def evaluate(
     batch_size: int = 64,
     show_progress_bar: bool | None = None,
     model_name: str | None = None,
+    token_budget: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate `model` on the named tasks and return the report.
 
@@ -35,10 +36,12 @@ def evaluate(
     The report maps `tasks.<task>.<metric>` to a float fraction (0.8203, not 82.03),
     `details.<task>` to its type, size, source and seconds, and `curves.<task>` to the
     data of its plot (STS: gold scores and cosine similarities; retrieval: Recall@k).
+    With `token_budget`, batches hold up to that many padded tokens instead of
+    `batch_size` texts (see `EmbeddingCache`).
     """
     tasks, data_dir = resolve_tasks(task_names, data_dir)
     task_data = [task.read(data_dir) for task in tasks]
-    return evaluate_read(model, tasks, task_data, data_dir, batch_size, show_progress_bar, model_name)
+    return evaluate_read(model, tasks, task_data, data_dir, batch_size, show_progress_bar, model_name, token_budget)
 
 
 def resolve_tasks(task_names: Sequence[str | Task] | str, data_dir: str | Path | None) -> tuple[list[Task], Path | None]:
@@ -63,6 +66,7 @@ def evaluate_read(
     batch_size: int = 64,
     show_progress_bar: bool | None = None,
     model_name: str | None = None,
+    token_budget: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate `model` on `tasks` whose data `task_data` is already read; see `evaluate`."""
     if batch_size < 1:
@@ -85,7 +89,7 @@ def evaluate_read(
     # `model.encode` switches to eval mode; a model evaluated during training must keep its dropout.
     was_training = model.training
     try:
-        cache = EmbeddingCache(model, batch_size, show_progress_bar)
+        cache = EmbeddingCache(model, batch_size, show_progress_bar, token_budget)
         for task, data in zip(tasks, task_data):
             task.register(data, cache)
         start = time.perf_counter()
