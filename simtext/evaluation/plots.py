@@ -61,7 +61,8 @@ def _sts_figure(plt, task: str, curves: list[tuple[str, dict, dict]]):
         axis.set_xlabel("cosine similarity")
         axis.grid(alpha=0.3)
     axes[0][0].set_ylabel("gold score")
-    figure.suptitle(f"{task}: gold score against cosine similarity")
+    # Raised above the panel titles, which take two lines; savefig's tight bounding box keeps it in the image.
+    figure.suptitle(f"{task}: gold score against cosine similarity", y=1.06)
     return figure
 
 
