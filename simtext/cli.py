@@ -50,21 +50,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "eval",
-        help="evaluate a model on built-in tasks",
-        description="Evaluate a model on built-in tasks and write report.json and report.md. "
-        "Scores are fractions (0.8203, not 82.03).",
+        help="evaluate one or more models on built-in tasks or a suite",
+        description="Evaluate models on built-in tasks or the tasks of a suite file, and write report.json, "
+        "report.md and PNG plots. Scores in report.json are fractions (0.8203, not 82.03).",
     )
-    evaluate.add_argument("model", metavar="MODEL", help="local model directory or Hub id, for example sentence-transformers/all-MiniLM-L6-v2")
+    evaluate.add_argument(
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help="local model directory or Hub id, for example sentence-transformers/all-MiniLM-L6-v2; with several, "
+        "the report compares them with the first",
+    )
     evaluate.add_argument("--data-dir", metavar="DIR", help=_DATA_DIR_HELP)
+    evaluate.add_argument("--suite", metavar="FILE", help="YAML suite file listing the tasks, for example eval/suites/all.yaml")
     evaluate.add_argument(
         "--task",
         dest="tasks",
         action="append",
+        default=[],
         metavar="NAME",
-        help="task to run: stsb-test, stsb-dev, sick-trial or scifact-test; repeatable (default: stsb-test)",
+        help="built-in task to run, such as stsb-test, sick-trial, scifact-test, msrp-test, paws-dev or trecqa-test; "
+        "repeatable, added after the suite's tasks (default without --suite: stsb-test)",
     )
-    evaluate.add_argument("--output-dir", metavar="DIR", default=".", help="directory for report.json and report.md (default: the current directory)")
+    evaluate.add_argument(
+        "--baseline",
+        metavar="REPORT",
+        help="report.json of an earlier run: its figures become the first columns of the comparison, without re-encoding",
+    )
+    evaluate.add_argument("--output-dir", metavar="DIR", default=".", help="directory for report.json, report.md and the plots (default: the current directory)")
     evaluate.add_argument("--batch-size", type=int, default=64, metavar="N", help="texts per encoding batch (default: 64)")
+    evaluate.add_argument(
+        "--token-budget",
+        type=int,
+        metavar="TOKENS",
+        help="padded tokens per encoding batch, replacing --batch-size: short texts go in large batches, long texts in small ones",
+    )
+    evaluate.add_argument("--no-plots", action="store_true", help="write no PNG plots")
+
+    push = commands.add_parser(
+        "push",
+        help="upload a trained model to the Hugging Face Hub",
+        description="Create the Hub model repository (if needed) and upload the run's model folder, model card included.",
+    )
+    push.add_argument("run_dir", metavar="RUN_DIR", help="run directory of simtext train (its model/ folder is uploaded), or a model folder")
+    push.add_argument("repo_id", metavar="REPO_ID", help="Hub repository id, for example your-name/minilm-paraphrase")
+    push.add_argument("--private", action="store_true", help="create the repository as private")
     return parser
 
 
@@ -95,26 +125,34 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from simtext.evaluation import evaluate, write_report
-    from simtext.models import load
-    from simtext.training.run import resolve_data_dir
+    from simtext.evaluation.compare import evaluate_models, write_outputs
 
-    data_dir = resolve_data_dir(args.data_dir)
-    tasks = args.tasks or ["stsb-test"]
-    model = load(args.model)
-    report = evaluate(model, tasks, data_dir, batch_size=args.batch_size, model_name=args.model)
-    paths = write_report(report, Path(args.output_dir))
-    for task, metrics in report["tasks"].items():
-        figures = ", ".join(f"{name} {value:.4f}" for name, value in metrics.items() if isinstance(value, float))
-        logger.info("%s: %s", task, figures)
+    report = evaluate_models(
+        args.models,
+        args.tasks,
+        args.suite,
+        args.data_dir,
+        batch_size=args.batch_size,
+        baseline=args.baseline,
+        token_budget=args.token_budget,
+    )
+    paths = write_outputs(report, Path(args.output_dir), plots=not args.no_plots)
     logger.info("Report written to %s", ", ".join(str(path) for path in paths))
+    return 0
+
+
+def run_push(args: argparse.Namespace) -> int:
+    from simtext.hub import push_run
+
+    url = push_run(args.run_dir, args.repo_id, private=args.private)
+    logger.info("Uploaded to %s", url)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
-    commands = {"train": run_train, "eval": run_eval}
+    commands = {"train": run_train, "eval": run_eval, "push": run_push}
     try:
         return commands[args.command](args)
     except (ValueError, FileNotFoundError) as error:

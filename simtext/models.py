@@ -12,8 +12,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sentence_transformers import SentenceTransformer
+
+if TYPE_CHECKING:
+    from simtext.modelcard import CardInfo
 
 logger = logging.getLogger(__name__)
 
@@ -110,11 +114,13 @@ def load(name_or_path: str = DEFAULT_MODEL, device: str | None = None) -> Senten
     return model
 
 
-def save(model: SentenceTransformer, path: str | Path) -> Path:
+def save(model: SentenceTransformer, path: str | Path, card: CardInfo | None = None) -> Path:
     """Save `model` in the sentence-transformers layout (safetensors), replacing `path` atomically.
 
     The model is written to a temporary sibling directory and renamed into place,
-    so an interrupted save never leaves a half-written model at `path`.
+    so an interrupted save never leaves a half-written model at `path`. With `card`,
+    README.md is simtext's model card (recipe, training data, loss, evaluation and
+    `model-index` metadata) instead of sentence-transformers' generic one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +131,10 @@ def save(model: SentenceTransformer, path: str | Path) -> Path:
     staging.chmod(0o777 & ~umask)
     try:
         model.save(str(staging), safe_serialization=True)
+        if card is not None:
+            from simtext.modelcard import build_model_card
+
+            build_model_card(card, card.name or path.name).save(staging / "README.md")
         if path.exists():
             retired = path.with_name(f".{path.name}.old-{os.getpid()}")
             path.rename(retired)

@@ -388,3 +388,13 @@ def test_cached_recipe_validates():
     assert recipe.training.batch_size == 1024
     assert recipe.loss.cached.mini_batch_size == 32
     assert recipe.training.embed_chunk_size is None
+
+def test_new_task_kinds_in_recipe(tmp_path):
+    path = write_recipe(tmp_path, MINIMAL)
+    overrides = ["evaluation.tasks=[msrp-test, paws-dev, trecqa-test]", "evaluation.best_metric=trecqa-test/mrr@10"]
+
+    recipe = load_recipe(path, overrides)
+
+    assert recipe.evaluation.tasks == ["msrp-test", "paws-dev", "trecqa-test"]
+    with pytest.raises(RecipeError, match="task 'msrp-test' has no metric 'spearman'; use one of: ap, accuracy"):
+        load_recipe(path, ["evaluation.tasks=[msrp-test]", "evaluation.best_metric=msrp-test/spearman"])

@@ -17,7 +17,8 @@ import numpy as np
 from sentence_transformers import SentenceTransformer
 
 from simtext.evaluation.beir import RetrievalData
-from simtext.evaluation.encoding import encode_texts
+from simtext.evaluation.encoding import EmbeddingCache
+from simtext.evaluation.faiss_search import faiss_search
 from simtext.evaluation.search import DEFAULT_CHUNK_SIZE, exact_search
 
 logger = logging.getLogger(__name__)
@@ -74,29 +75,63 @@ def _average_precision(hits: list[bool], relevant_count: int, k: int) -> float:
     return precision_sum / min(k, relevant_count)
 
 
+def register_retrieval(data: RetrievalData, cache: EmbeddingCache) -> None:
+    """Register the queries for `model.encode_query` and the documents for `model.encode_document`."""
+    cache.add("query", list(data.queries.values()))
+    cache.add("document", list(data.documents.values()))
+
+
+def score_retrieval(
+    data: RetrievalData, cache: EmbeddingCache, search: str = "exact", chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Rank the documents for each query by cosine similarity and score the rankings.
+
+    `search` is `exact` (chunked exact search) or `faiss` (a FAISS flat inner-product
+    index). Returns the metrics and the curve for plots: Recall@k for k = 1 to `SEARCH_DEPTH`.
+    Equal scores rank the smaller document id (as a string) first, as in
+    `InformationRetrievalEvaluator`. Like that evaluator, and unlike BEIR's pytrec_eval
+    scoring, a document whose id equals the query id is not skipped.
+    """
+    query_ids = list(data.queries)
+    query_embeddings = cache.get("query", list(data.queries.values()))  # (queries, dim)
+
+    # Documents are put in id order so that index order breaks ties.
+    document_ids = sorted(data.documents)
+    document_embeddings = cache.get("document", [data.documents[doc_id] for doc_id in document_ids])  # (documents, dim)
+
+    if search == "exact":
+        _, indices = exact_search(query_embeddings, document_embeddings, SEARCH_DEPTH, chunk_size)  # (queries, depth)
+    elif search == "faiss":
+        _, indices = faiss_search(query_embeddings, document_embeddings, SEARCH_DEPTH, chunk_size)
+    else:
+        raise ValueError(f"Unknown search {search!r}; use exact or faiss.")
+    rankings = [[document_ids[index] for index in row] for row in indices.tolist()]
+    relevant = [data.relevant[query_id] for query_id in query_ids]
+    return retrieval_metrics(rankings, relevant), {"recall_at_k": recall_curve(rankings, relevant)}
+
+
+def recall_curve(rankings: Sequence[Sequence[str]], relevant: Sequence[set[str]], depth: int = SEARCH_DEPTH) -> list[float]:
+    """Return mean Recall@k for k = 1 to `depth` (element k - 1 is Recall@k)."""
+    curve = np.zeros(depth)
+    for ranking, relevant_ids in zip(rankings, relevant):
+        hits = np.array([doc_id in relevant_ids for doc_id in ranking[:depth]], dtype=np.float64)
+        found = np.cumsum(hits)
+        if len(found) < depth:
+            found = np.concatenate([found, np.full(depth - len(found), found[-1] if len(found) else 0.0)])
+        curve += found / len(relevant_ids)
+    return [round(float(value), 6) for value in curve / len(rankings)]
+
+
 def evaluate_retrieval(
     model: SentenceTransformer,
     data: RetrievalData,
     batch_size: int = 64,
     show_progress_bar: bool | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    search: str = "exact",
 ) -> dict[str, float]:
-    """Encode queries with `model.encode_query` and documents with `model.encode_document`, search, and score.
-
-    Equal scores rank the smaller document id (as a string) first, as in
-    `InformationRetrievalEvaluator`. Like that evaluator, and unlike BEIR's pytrec_eval
-    scoring, a document whose id equals the query id is not skipped.
-    """
-    query_ids = list(data.queries)
-    query_embeddings = encode_texts(model.encode_query, list(data.queries.values()), batch_size, show_progress_bar)
-
-    # Documents are encoded in file order, then put in id order so that index order breaks ties.
-    document_ids = list(data.documents)
-    document_embeddings = encode_texts(model.encode_document, list(data.documents.values()), batch_size, show_progress_bar)
-    id_order = sorted(range(len(document_ids)), key=document_ids.__getitem__)
-    document_ids = [document_ids[index] for index in id_order]
-    document_embeddings = document_embeddings[id_order]  # (documents, dim)
-
-    _, indices = exact_search(query_embeddings, document_embeddings, SEARCH_DEPTH, chunk_size)  # (queries, depth)
-    rankings = [[document_ids[index] for index in row] for row in indices.tolist()]
-    return retrieval_metrics(rankings, [data.relevant[query_id] for query_id in query_ids])
+    """Encode queries with `model.encode_query` and documents with `model.encode_document`, search, and score."""
+    cache = EmbeddingCache(model, batch_size, show_progress_bar)
+    register_retrieval(data, cache)
+    cache.encode_pending()
+    return score_retrieval(data, cache, search, chunk_size)[0]

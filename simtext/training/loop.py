@@ -6,6 +6,7 @@ because each batch must come from one dataset and hold no text twice.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -22,11 +23,12 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from simtext import models
-from simtext.data import PlannedBatch, example_texts, load_training_data, plan_epoch
+from simtext.data import PlannedBatch, describe, example_texts, load_training_data, plan_epoch
+from simtext.modelcard import CardInfo
 from simtext.training.checkpoints import Checkpoints, Progress
 from simtext.training.distributed import data_parallel_step, shard_indices
 from simtext.training.objectives import build_objective
-from simtext.training.recipe import Recipe
+from simtext.training.recipe import Recipe, recipe_to_dict
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +124,7 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
     )
 
     model_dir = run_dir / "model"
+    card_for = _card_builder(recipe, datasets, run_dir.resolve().name)
     started, first_step = time.perf_counter(), progress.step
     window = _Window()
     bar = tqdm(total=total_steps, initial=progress.step, desc="training", unit="step", disable=not accelerator.is_main_process)
@@ -151,7 +154,7 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
             _log_step(progress, window, scheduler, total_steps)
 
         if recipe.training.eval_every and progress.step % recipe.training.eval_every == 0 and progress.step < total_steps:
-            _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir, progress)
+            _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir, progress, card_for)
         every = recipe.training.checkpoint_every
         if recipe.training.keep_checkpoints and (epoch_done or (every and progress.step % every == 0)):
             checkpoints.save(progress.step)
@@ -160,7 +163,7 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
     rate = progress.examples / seconds if first_step == 0 and seconds > 0 else float("nan")
     logger.info("Training done: %d steps, %d examples, %.0f s in this session (%.1f examples/s)", progress.step, progress.examples, seconds, rate)
 
-    report = _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir, progress)
+    report = _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir, progress, card_for)
     if tracker.metric is not None and tracker.best_report is not None:
         report = tracker.best_report
         logger.info("Kept the model of step %d (%s = %.4f)", tracker.best_step, tracker.metric, tracker.best_value)
@@ -259,7 +262,28 @@ def _default_evaluate(recipe: Recipe, data_dir: Path | None, model_dir: Path):
     return evaluate_tasks
 
 
-def _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir: Path, progress: Progress) -> dict | None:
+def _card_builder(recipe: Recipe, datasets: dict[str, Dataset], model_name: str):
+    """Return `card_for(report, step, history)`, which describes the run for the saved model's card."""
+    summary = {
+        name: {
+            "examples": len(dataset),
+            "columns": list(dataset.column_names),
+            "sources": [describe(source) for source in recipe.data.train[name]],
+        }
+        for name, dataset in datasets.items()
+    }
+
+    def card_for(report: dict | None, step: int, history: list[dict]) -> CardInfo:
+        losses = [entry["loss"] for entry in history if "loss" in entry]
+        loss = {**dataclasses.asdict(recipe.loss), **({"final_loss": losses[-1]} if losses else {})}
+        return CardInfo(recipe.model, recipe_to_dict(recipe), summary, loss, step, report, model_name)
+
+    return card_for
+
+
+def _evaluate_and_keep(
+    accelerator, model, evaluate_fn, tracker, model_dir: Path, progress: Progress, card_for
+) -> dict | None:
     """Evaluate on the main process and save the model when it is the best so far (or no metric is set)."""
     accelerator.wait_for_everyone()
     report = None
@@ -270,7 +294,7 @@ def _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir: Path
         if report is not None:
             progress.history.append({"step": progress.step, "evaluation": report.get("tasks", {})})
         if tracker.update(report, progress.step):
-            models.save(unwrapped, model_dir)
+            models.save(unwrapped, model_dir, card=card_for(report, progress.step, progress.history))
     accelerator.wait_for_everyone()
     model.train()
     return report
