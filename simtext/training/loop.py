@@ -43,9 +43,18 @@ class TrainingResult:
 
 
 def check_training_data(objective, datasets: dict[str, Dataset]) -> None:
-    """Reject datasets whose columns the loss cannot use, before any model is loaded."""
+    """Reject datasets whose columns or values the loss cannot use, before any model is loaded."""
     for name, dataset in datasets.items():
         objective.check_columns(name, dataset.column_names)
+        objective.check_rows(name, dataset)
+
+
+def batch_texts(objective, dataset: Dataset) -> list[frozenset[str]]:
+    """Return each row's texts for the batch planner, or empty sets when the loss allows a text in several rows."""
+    if objective.distinct_texts:
+        return example_texts(dataset)
+    # With nothing to collide, the planner cuts plain shuffled batches, all of them full.
+    return [frozenset()] * len(dataset)
 
 
 def check_evaluation_data(recipe: Recipe, data_dir: Path | None) -> None:
@@ -105,7 +114,7 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
     datasets = load_training_data(recipe.data.train, data_dir)
     objective = build_objective(recipe.loss)
     check_training_data(objective, datasets)
-    texts = {name: example_texts(dataset) for name, dataset in datasets.items()}
+    texts = {name: batch_texts(objective, dataset) for name, dataset in datasets.items()}
     if evaluate_fn is None:
         check_evaluation_data(recipe, data_dir)
         evaluate_fn = _default_evaluate(recipe, data_dir, run_dir / "model")
@@ -162,11 +171,16 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
             progress.update(1)
             progress.set_postfix(loss=f"{loss.item():.4f}")
             if step % recipe.training.log_every == 0 or step == total_steps:
-                entry = {"step": step, "epoch": epoch, **window.flush(), "learning_rate": scheduler.get_last_lr()[0]}
+                objective_values = objective.log_values()
+                entry = {
+                    "step": step, "epoch": epoch, **window.flush(), "learning_rate": scheduler.get_last_lr()[0],
+                    **objective_values,
+                }
                 history.append(entry)
                 logger.info(
-                    "step %d/%d  loss %.4f  lr %.3g  %.1f examples/s",
+                    "step %d/%d  loss %.4f  lr %.3g  %.1f examples/s%s",
                     step, total_steps, entry["loss"], entry["learning_rate"], entry["examples_per_second"],
+                    "".join(f"  {name} {value:.3g}" for name, value in objective_values.items()),
                 )
 
             if recipe.training.eval_every and step % recipe.training.eval_every == 0 and step < total_steps:
