@@ -42,10 +42,9 @@ def stsb_test_spearman(model, data_dir: Path) -> float:
     return evaluator(model)[evaluator.primary_metric]
 
 
-def run_sentence_transformers(recipe, data_dir: Path, work_dir: Path) -> dict:
-    datasets = DatasetDict(load_training_data(recipe.data.train, data_dir))
-    model = simtext.load(recipe.model)
-    args = SentenceTransformerTrainingArguments(
+def training_arguments(recipe, work_dir: Path, **options) -> SentenceTransformerTrainingArguments:
+    """Return sentence-transformers' trainer arguments with the recipe's schedule, plus `options` (batch samplers)."""
+    return SentenceTransformerTrainingArguments(
         output_dir=str(work_dir / "st"),
         num_train_epochs=recipe.training.epochs,
         max_steps=recipe.training.max_steps or -1,
@@ -55,22 +54,36 @@ def run_sentence_transformers(recipe, data_dir: Path, work_dir: Path) -> dict:
         weight_decay=recipe.training.weight_decay,
         max_grad_norm=recipe.training.max_grad_norm,
         seed=recipe.seed,
-        batch_sampler=BatchSamplers.NO_DUPLICATES,
-        multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL,
         logging_steps=recipe.training.log_every,
         save_strategy="no",
         report_to="none",
+        **options,
     )
-    loss = MultipleNegativesRankingLoss(model, scale=recipe.loss.scale)
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=datasets, loss=loss)
+
+
+def train_and_score(trainer: SentenceTransformerTrainer, recipe, examples: int, data_dir: Path) -> dict:
+    """Time `trainer.train()` and score the trained model on STS-B test; `examples` is the epoch's row count."""
     started = time.perf_counter()
     output = trainer.train()
     seconds = time.perf_counter() - started
-    examples = sum(len(dataset) for dataset in datasets.values())
     if recipe.training.max_steps:
         # NOTE: with --max-steps the count assumes full batches, an estimate within one batch.
         examples = min(examples, output.global_step * recipe.training.batch_size)
-    return {"seconds": seconds, "examples": examples, "steps": output.global_step, "spearman": stsb_test_spearman(model, data_dir)}
+    return {"seconds": seconds, "examples": examples, "steps": output.global_step, "spearman": stsb_test_spearman(trainer.model, data_dir)}
+
+
+def run_sentence_transformers(recipe, data_dir: Path, work_dir: Path) -> dict:
+    datasets = DatasetDict(load_training_data(recipe.data.train, data_dir))
+    model = simtext.load(recipe.model)
+    args = training_arguments(
+        recipe,
+        work_dir,
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL,
+    )
+    loss = MultipleNegativesRankingLoss(model, scale=recipe.loss.scale)
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=datasets, loss=loss)
+    return train_and_score(trainer, recipe, sum(len(dataset) for dataset in datasets.values()), data_dir)
 
 
 def run_simtext(recipe, data_dir: Path, work_dir: Path) -> dict:
@@ -101,8 +114,13 @@ def format_table(results: dict[str, dict], command: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recipe", default=str(ROOT / "recipes" / "paraphrase-mnrl.yaml"), help="recipe to train (default: the paraphrase recipe)")
+    run_benchmark(__doc__, "paraphrase-mnrl", "bench_train.py", run_sentence_transformers)
+
+
+def run_benchmark(doc: str, default_recipe: str, script: str, run_sentence_transformers, loss_name: str | None = None) -> None:
+    """Parse the command line, train the recipe with both trainers, and log (and write) the comparison table."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--recipe", default=str(ROOT / "recipes" / f"{default_recipe}.yaml"), help=f"recipe to train (default: {default_recipe})")
     parser.add_argument("--data-dir", default=os.environ.get("SIMTEXT_DATA_DIR"), help="data directory (default: SIMTEXT_DATA_DIR)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop both trainers after this many steps (for a quick check)")
     parser.add_argument("--output", help="also write the Markdown table to this file")
@@ -113,13 +131,15 @@ def main() -> None:
 
     overrides = [f"training.max_steps={args.max_steps}"] if args.max_steps else []
     recipe = load_recipe(args.recipe, overrides)
+    if loss_name is not None and recipe.loss.name != loss_name:
+        parser.error(f"--recipe: the benchmark compares loss {loss_name!r}, but the recipe's loss is {recipe.loss.name!r}")
     data_dir = Path(args.data_dir)
     results = {}
     with tempfile.TemporaryDirectory() as work:
         results["sentence-transformers"] = run_sentence_transformers(recipe, data_dir, Path(work))
         results["simtext"] = run_simtext(recipe, data_dir, Path(work))
 
-    command = "HF_HUB_OFFLINE=1 SIMTEXT_DATA_DIR=DATA python eval/bench_train.py" + (f" --max-steps {args.max_steps}" if args.max_steps else "")
+    command = f"HF_HUB_OFFLINE=1 SIMTEXT_DATA_DIR=DATA python eval/{script}" + (f" --max-steps {args.max_steps}" if args.max_steps else "")
     if args.output:
         command += f" --output {args.output}"
     table = format_table(results, command)

@@ -50,6 +50,8 @@ class Source:
     `filter` keeps the rows for which every condition `COLUMN OP VALUE` holds, with
     OP one of == != >= <= > <. `==` and `!=` compare as numbers when both sides parse
     as numbers, else as text; the other operators need numbers on both sides.
+    `labels` maps values of the `label` column to new labels, such as
+    `{ENTAILMENT: 1, CONTRADICTION: 0}`; rows with any other value are skipped and counted.
     """
 
     path: str | None = None
@@ -60,6 +62,7 @@ class Source:
     quoting: bool | None = None
     columns: dict[str, str] = field(default_factory=dict)
     filter: list[str] = field(default_factory=list)
+    labels: dict[str, int] | None = None
     nli_triplets: NliTriplets | None = None
 
 
@@ -132,6 +135,11 @@ def load_source(source: Source, data_dir: Path | None) -> Dataset:
     """Read `source` and return a `Dataset` with canonical columns, every row validated."""
     conditions = _conditions(source)
     table = _read(source, data_dir)
+    if source.labels is not None:
+        try:
+            check_label_mapping(source)
+        except ValueError as error:
+            raise ValueError(f"{describe(source)}: {error}") from None
     if source.nli_triplets is not None:
         if source.columns:
             raise ValueError(
@@ -147,14 +155,74 @@ def load_source(source: Source, data_dir: Path | None) -> Dataset:
         raise ValueError(f"{describe(source)}: {error}") from None
     _check_columns(table, list(source.columns.values()) + [condition.column for condition in conditions])
     kept = _filtered(table, conditions)
+    filtered_out = len(table) - len(kept)
+    mapped_labels, unmapped = None, Counter()
+    if source.labels is not None:
+        kept, mapped_labels, unmapped = _map_labels(table, kept, source.columns["label"], source.labels)
     columns: dict[str, list] = {name: [] for name in source.columns}
     for index in kept:
         for name, column in source.columns.items():
-            columns[name].append(_validated(table, index, name, column))
-    if "label" in columns:
+            if name != "label" or mapped_labels is None:
+                columns[name].append(_validated(table, index, name, column))
+    if mapped_labels is not None:
+        columns["label"] = mapped_labels
+    elif "label" in columns:
         _check_label_types(table, kept, source.columns["label"], columns["label"])
-    logger.info("Read %d rows from %s (%d filtered out)", len(kept), describe(source), len(table) - len(kept))
+    if unmapped:
+        counts = ", ".join(f"{value!r}: {count}" for value, count in unmapped.most_common())
+        logger.info(
+            "Read %d rows from %s (%d filtered out, %d skipped because `labels` does not map their label: %s)",
+            len(kept), describe(source), filtered_out, sum(unmapped.values()), counts,
+        )
+    else:
+        logger.info("Read %d rows from %s (%d filtered out)", len(kept), describe(source), filtered_out)
     return Dataset.from_dict(columns)
+
+
+def check_label_mapping(source: Source) -> None:
+    """Raise `ValueError` when the source's `labels` mapping cannot apply: no `label` column, or empty."""
+    if source.nli_triplets is not None:
+        raise ValueError("`labels` does not apply to nli_triplets, which set their own label values; remove it")
+    if "label" not in source.columns:
+        raise ValueError(
+            "`labels` maps the values of the `label` column, but `columns` maps no `label`; "
+            "add `label: SOURCE_COLUMN` to `columns`"
+        )
+    if not source.labels:
+        raise ValueError("`labels` is empty; map at least one label value, for example {ENTAILMENT: 1}, or remove it")
+
+
+def _map_labels(
+    table: Table, kept: list[int], column: str, mapping: dict[str, int]
+) -> tuple[list[int], list[int], Counter[str]]:
+    """Return the kept rows whose label `mapping` maps, their new labels, and a count of the other labels."""
+    lookup = {_label_key(key): value for key, value in mapping.items()}
+    rows, labels = [], []
+    unmapped: Counter[str] = Counter()
+    for index in kept:
+        key = _label_key(_validated(table, index, "label", column))
+        if key in lookup:
+            rows.append(index)
+            labels.append(lookup[key])
+        else:
+            unmapped[key] += 1
+    if kept and not rows:
+        found = ", ".join(repr(value) for value, _ in unmapped.most_common(10))
+        raise DataError(
+            table.source,
+            f"no row has a label that `labels` maps ({', '.join(map(repr, mapping))}); the values found are "
+            f"{found}. Fix the keys of `labels`, which are compared as text, case-sensitively",
+            column=column,
+        )
+    return rows, labels, unmapped
+
+
+def _label_key(value: Any) -> str:
+    """Return a label as text, with integral numbers written without a fraction (1.0 and "1" both become "1")."""
+    number = _as_number(value)
+    if number is not None and number.is_integer():
+        return str(int(number))
+    return str(value).strip()
 
 
 def _conditions(source: Source) -> list[Condition]:

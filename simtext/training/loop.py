@@ -46,9 +46,18 @@ class TrainingResult:
 
 
 def check_training_data(objective, datasets: dict[str, Dataset]) -> None:
-    """Reject datasets whose columns the loss cannot use, before any model is loaded."""
+    """Reject datasets whose columns or values the loss cannot use, before any model is loaded."""
     for name, dataset in datasets.items():
         objective.check_columns(name, dataset.column_names)
+        objective.check_rows(name, dataset)
+
+
+def batch_texts(objective, dataset: Dataset) -> list[frozenset[str]]:
+    """Return each row's texts for the batch planner, or empty sets when the loss allows a text in several rows."""
+    if objective.distinct_texts:
+        return example_texts(dataset)
+    # With nothing to collide, the planner cuts plain shuffled batches, all of them full.
+    return [frozenset()] * len(dataset)
 
 
 def check_evaluation_data(recipe: Recipe, data_dir: Path | None) -> None:
@@ -89,7 +98,7 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
     datasets = load_training_data(recipe.data.train, data_dir)
     objective = build_objective(recipe.loss)
     check_training_data(objective, datasets)
-    texts = {name: example_texts(dataset) for name, dataset in datasets.items()}
+    texts = {name: batch_texts(objective, dataset) for name, dataset in datasets.items()}
     if evaluate_fn is None:
         check_evaluation_data(recipe, data_dir)
         evaluate_fn = _default_evaluate(recipe, data_dir, run_dir / "model")
@@ -151,7 +160,7 @@ def train(recipe: Recipe, run_dir: Path, data_dir: Path | None, evaluate_fn=None
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}")
         if progress.step % recipe.training.log_every == 0 or progress.step == total_steps:
-            _log_step(progress, window, scheduler, total_steps)
+            _log_step(progress, window, scheduler, total_steps, objective.log_values())
 
         if recipe.training.eval_every and progress.step % recipe.training.eval_every == 0 and progress.step < total_steps:
             _evaluate_and_keep(accelerator, model, evaluate_fn, tracker, model_dir, progress, card_for)
@@ -227,12 +236,19 @@ def _advance(progress: Progress, examples: int, batches_in_epoch: int) -> bool:
     return True
 
 
-def _log_step(progress: Progress, window: _Window, scheduler, total_steps: int) -> None:
-    entry = {"step": progress.step, "epoch": progress.epoch, **window.flush(), "learning_rate": scheduler.get_last_lr()[0]}
+def _log_step(progress: Progress, window: _Window, scheduler, total_steps: int, objective_values: dict[str, float]) -> None:
+    entry = {
+        "step": progress.step,
+        "epoch": progress.epoch,
+        **window.flush(),
+        "learning_rate": scheduler.get_last_lr()[0],
+        **objective_values,
+    }
     progress.history.append(entry)
     logger.info(
-        "step %d/%d  loss %.4f  lr %.3g  %.1f examples/s",
+        "step %d/%d  loss %.4f  lr %.3g  %.1f examples/s%s",
         progress.step, total_steps, entry["loss"], entry["learning_rate"], entry["examples_per_second"],
+        "".join(f"  {name} {value:.3g}" for name, value in objective_values.items()),
     )
 
 

@@ -4,6 +4,10 @@ An objective never calls the model. The training step embeds the text columns
 that `text_columns` names (directly or in GradCache chunks) and hands the
 embeddings, with the batch's rows, to `loss`. This split is what lets every loss
 run in the direct step, the cached step and across processes unchanged.
+
+Before training, `check_columns` and `check_rows` reject data the loss cannot
+use. `distinct_texts` tells the batch planner whether a text may occur in only
+one row of a batch, and `log_values` returns figures for the training log.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from __future__ import annotations
 import torch
 
 from simtext.losses import info_nce_loss
+from datasets import Dataset
+
 from simtext.training.memory import MemoryQueue
+from simtext.training.pair_objectives import ContrastiveObjective, CoSENTObjective, OnlineContrastiveObjective
 from simtext.training.recipe import LossConfig
 
 
@@ -19,6 +26,8 @@ class InfoNCEObjective:
     """In-batch InfoNCE over `anchor`, `positive` and optional `negative*` columns, with an optional memory queue."""
 
     name = "infonce"
+    # Every other row's texts are negatives, so a text repeated in a batch would be its own false negative.
+    distinct_texts = True
 
     def __init__(self, config: LossConfig):
         self.scale = config.scale
@@ -32,6 +41,9 @@ class InfoNCEObjective:
                 f"data.train.{dataset_name}: loss 'infonce' needs columns anchor, positive[, negative...], "
                 f"but the dataset has {column_names}. Map the source columns to anchor and positive."
             )
+
+    def check_rows(self, dataset_name: str, dataset: Dataset) -> None:
+        pass
 
     def text_columns(self, column_names: list[str]) -> list[str]:
         """Return the columns to embed: anchor, positive, then every negative column."""
@@ -69,6 +81,10 @@ class InfoNCEObjective:
         texts = [text for name in columns for text in rows[name]]
         self.memory.push(torch.cat([embeddings[name] for name in columns]), texts)
 
+    def log_values(self) -> dict[str, float]:
+        """Return figures for the training log; none for this loss."""
+        return {}
+
     def state_dict(self) -> dict:
         return {"memory": self.memory.state_dict() if self.memory is not None else None}
 
@@ -77,7 +93,10 @@ class InfoNCEObjective:
             self.memory.load_state_dict(state["memory"], device)
 
 
-OBJECTIVES = {InfoNCEObjective.name: InfoNCEObjective}
+OBJECTIVES = {
+    objective.name: objective
+    for objective in (InfoNCEObjective, ContrastiveObjective, OnlineContrastiveObjective, CoSENTObjective)
+}
 
 
 def build_objective(config: LossConfig):

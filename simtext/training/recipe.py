@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from simtext.data.sources import Source
+from simtext.data.sources import Source, check_label_mapping
+from simtext.losses import DISTANCES
 from simtext.models import DEFAULT_MODEL
 
 
@@ -54,8 +55,11 @@ class LossConfig:
     """The training objective and its options."""
 
     name: str = "infonce"
-    scale: float = 20.0
-    symmetric: bool = False
+    scale: float = 20.0  # infonce and cosent
+    symmetric: bool = False  # infonce only
+    # contrastive and online_contrastive only; None elsewhere. Validation fills in 0.5 and "cosine".
+    margin: float | None = None
+    distance: str | None = None
     cached: CachedConfig | None = None  # None runs the direct step
     memory: MemoryConfig | None = None  # None uses in-batch negatives only
     # Score every anchor against the candidates of all processes; None gathers when there are several.
@@ -108,7 +112,8 @@ class Recipe:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
 
-LOSSES = ("infonce",)
+LOSSES = ("infonce", "contrastive", "online_contrastive", "cosent")
+PAIR_LABEL_LOSSES = ("contrastive", "online_contrastive")
 MIXED_PRECISION = ("no", "fp16", "bf16")
 
 
@@ -231,6 +236,7 @@ def _check_values(recipe: Recipe) -> None:
         )
     if recipe.loss.memory is not None and recipe.loss.name != "infonce":
         raise RecipeError(f"loss.memory: loss {recipe.loss.name!r} takes no memory queue; only infonce does")
+    _check_loss_options(recipe.loss)
 
     if recipe.training.epochs < 1 and recipe.training.max_steps is None:
         raise RecipeError(f"training.epochs: must be at least 1, got {recipe.training.epochs}")
@@ -249,6 +255,11 @@ def _check_values(recipe: Recipe) -> None:
                     f"data.train.{name}[{index}]: set exactly one of `path` (a file in the data directory) "
                     "or `hub` (a dataset id)"
                 )
+            if source.labels is not None:
+                try:
+                    check_label_mapping(source)
+                except ValueError as error:
+                    raise RecipeError(f"data.train.{name}[{index}].labels: {error}") from None
 
     if recipe.evaluation.best_metric is not None and "/" not in recipe.evaluation.best_metric:
         raise RecipeError(
@@ -275,6 +286,28 @@ def _check_values(recipe: Recipe) -> None:
             raise RecipeError(
                 f"evaluation.tasks[{index}]: unknown task {name!r}; use one of: {', '.join(BUILTIN_TASKS)}"
             )
+
+
+def _check_loss_options(loss: LossConfig) -> None:
+    """Reject options that the chosen loss does not use, check the rest, and fill in the defaults."""
+    if loss.symmetric and loss.name != "infonce":
+        raise RecipeError(f"loss.symmetric: loss {loss.name!r} has no symmetric form; only infonce does")
+    if loss.name not in PAIR_LABEL_LOSSES:
+        for option in ("margin", "distance"):
+            if getattr(loss, option) is not None:
+                raise RecipeError(
+                    f"loss.{option}: loss {loss.name!r} takes no {option}; only {' and '.join(PAIR_LABEL_LOSSES)} do"
+                )
+        return
+
+    if loss.margin is None:
+        loss.margin = 0.5
+    if loss.distance is None:
+        loss.distance = "cosine"
+    if not loss.margin > 0:
+        raise RecipeError(f"loss.margin: must be positive, got {loss.margin}")
+    if loss.distance not in DISTANCES:
+        raise RecipeError(f"loss.distance: invalid value {loss.distance!r}; use one of: {', '.join(DISTANCES)}")
 
 
 def _build(cls: type, raw: Any, path: str) -> Any:
