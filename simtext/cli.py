@@ -111,15 +111,19 @@ def configure_logging(level: str) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from simtext.training import run_recipe
+    from simtext.training.distributed import close_process_group
 
-    result = run_recipe(
-        args.recipe,
-        data_dir=args.data_dir,
-        output_dir=args.output_dir,
-        overrides=args.overrides,
-        resume=args.resume,
-        overwrite=args.overwrite,
-    )
+    try:
+        result = run_recipe(
+            args.recipe,
+            data_dir=args.data_dir,
+            output_dir=args.output_dir,
+            overrides=args.overrides,
+            resume=args.resume,
+            overwrite=args.overwrite,
+        )
+    finally:
+        close_process_group()
     logger.info("Model saved to %s", result.model_dir)
     return 0
 

@@ -74,3 +74,4 @@ def fail() -> None:
 if __name__ == "__main__":
     mode, *arguments = sys.argv[1:]
     {"step": run_steps, "train": run_training, "fail": fail}[mode](*arguments)
+    distributed.close_process_group()
