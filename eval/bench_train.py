@@ -123,13 +123,21 @@ def run_benchmark(doc: str, default_recipe: str, script: str, run_sentence_trans
     parser.add_argument("--recipe", default=str(ROOT / "recipes" / f"{default_recipe}.yaml"), help=f"recipe to train (default: {default_recipe})")
     parser.add_argument("--data-dir", default=os.environ.get("SIMTEXT_DATA_DIR"), help="data directory (default: SIMTEXT_DATA_DIR)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop both trainers after this many steps (for a quick check)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe value for both trainers, for example --set training.learning_rate=2e-5; repeatable",
+    )
     parser.add_argument("--output", help="also write the Markdown table to this file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.data_dir:
         parser.error("set --data-dir or SIMTEXT_DATA_DIR")
 
-    overrides = [f"training.max_steps={args.max_steps}"] if args.max_steps else []
+    overrides = list(args.overrides) + ([f"training.max_steps={args.max_steps}"] if args.max_steps else [])
     recipe = load_recipe(args.recipe, overrides)
     if loss_name is not None and recipe.loss.name != loss_name:
         parser.error(f"--recipe: the benchmark compares loss {loss_name!r}, but the recipe's loss is {recipe.loss.name!r}")
@@ -140,6 +148,7 @@ def run_benchmark(doc: str, default_recipe: str, script: str, run_sentence_trans
         results["simtext"] = run_simtext(recipe, data_dir, Path(work))
 
     command = f"HF_HUB_OFFLINE=1 SIMTEXT_DATA_DIR=DATA python eval/{script}" + (f" --max-steps {args.max_steps}" if args.max_steps else "")
+    command += "".join(f" --set {override}" for override in args.overrides)
     if args.output:
         command += f" --output {args.output}"
     table = format_table(results, command)
