@@ -141,6 +141,23 @@ def test_run_directory_needs_overwrite(workspace):
     assert not (run_dir / "checkpoints" / "stray").exists()
 
 
+def test_run_failed_before_first_step_can_rerun(workspace):
+    tmp_path, data_dir, recipe = workspace
+    run_dir = tmp_path / "run"
+    overrides = ["training.max_steps=2"]
+    (data_dir / "pairs.tsv").rename(data_dir / "moved.tsv")
+    with pytest.raises(FileNotFoundError, match="pairs.tsv"):
+        run_recipe(recipe, data_dir=data_dir, output_dir=run_dir, overrides=overrides)
+    assert sorted(path.name for path in run_dir.iterdir()) == ["recipe.yaml", "train.log"]
+    assert "ERROR simtext.training.run: Run failed: FileNotFoundError:" in (run_dir / "train.log").read_text()
+
+    (data_dir / "moved.tsv").rename(data_dir / "pairs.tsv")
+    result = run_recipe(recipe, data_dir=data_dir, output_dir=run_dir, overrides=overrides)
+
+    assert result.steps == 2
+    assert "Run failed" not in (run_dir / "train.log").read_text()
+
+
 def test_resume_rejects_changed_recipe(workspace):
     tmp_path, data_dir, recipe = workspace
     run_dir = tmp_path / "run"

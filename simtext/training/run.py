@@ -57,11 +57,11 @@ def run_recipe(
 
     effective = recipe_to_dict(recipe)
     effective["output_dir"] = str(run_dir)
-    check_run_directory(run_dir, effective, resume, overwrite)
+    clear = check_run_directory(run_dir, effective, resume, overwrite)
     state.wait_for_everyone()
     handler = None
     if state.is_main_process:
-        if overwrite:
+        if clear:
             _clear_run(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "recipe.yaml").write_text(yaml.safe_dump(effective, sort_keys=False), encoding="utf-8")
@@ -76,6 +76,10 @@ def run_recipe(
             write_report(result.report, run_dir)
             _log_scores(result.report)
         return result
+    except Exception as error:
+        if handler is not None:
+            _log_to_file_only(handler, error)
+        raise
     finally:
         if handler is not None:
             logging.getLogger().removeHandler(handler)
@@ -83,10 +87,18 @@ def run_recipe(
 
 
 RUN_OUTPUTS = ("model", "checkpoints", "report.json", "report.md", "history.jsonl", "train.log", "recipe.yaml")
+# Written before the data is read; alone, they are what a run leaves when it fails before its first step.
+SETUP_OUTPUTS = ("train.log", "recipe.yaml")
 
 
-def check_run_directory(run_dir: Path, effective: dict, resume: bool, overwrite: bool) -> None:
-    """Raise `ValueError` when the run directory's contents do not fit `resume` / `overwrite`."""
+def check_run_directory(run_dir: Path, effective: dict, resume: bool, overwrite: bool) -> bool:
+    """Raise `ValueError` when the run directory's contents do not fit `resume` / `overwrite`.
+
+    Return whether the directory's run outputs must be deleted before the run
+    starts: with `overwrite`, or when only the setup files of a run that failed
+    before its first step are there (a bad data path, say), so that rerunning
+    the fixed recipe needs no flag.
+    """
     if resume and overwrite:
         raise ValueError("--resume and --overwrite exclude each other: resume continues the run, overwrite deletes it")
     existing = [name for name in RUN_OUTPUTS if (run_dir / name).exists()]
@@ -95,12 +107,15 @@ def check_run_directory(run_dir: Path, effective: dict, resume: bool, overwrite:
         if not saved.is_file():
             raise FileNotFoundError(f"--resume: {saved} not found; {run_dir} contains no run to continue")
         _check_same_recipe(saved, effective)
-        return
-    if existing and not overwrite:
-        raise ValueError(
-            f"Run directory {run_dir} already contains a run ({', '.join(existing)}). Pass --resume to continue it, "
-            "--overwrite to delete it and start again, or --output-dir to write elsewhere."
-        )
+        return False
+    if overwrite:
+        return bool(existing)
+    if set(existing) <= set(SETUP_OUTPUTS):
+        return bool(existing)
+    raise ValueError(
+        f"Run directory {run_dir} already contains a run ({', '.join(existing)}). Pass --resume to continue it, "
+        "--overwrite to delete it and start again, or --output-dir to write elsewhere."
+    )
 
 
 def _check_same_recipe(saved: Path, effective: dict) -> None:
@@ -121,13 +136,23 @@ def _differences(old, new, path: str = "") -> list[str]:
 
 
 def _clear_run(run_dir: Path) -> None:
+    deleted = []
     for name in RUN_OUTPUTS:
         path = run_dir / name
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-    logger.info("Deleted the previous run in %s (--overwrite)", run_dir)
+        else:
+            continue
+        deleted.append(name)
+    logger.info("Deleted the previous run's %s in %s", ", ".join(deleted), run_dir)
+
+
+def _log_to_file_only(handler: logging.Handler, error: Exception) -> None:
+    """Write the error that stops the run to train.log; the caller reports it on the console."""
+    message = "Run failed: %s: %s"
+    handler.handle(logger.makeRecord(logger.name, logging.ERROR, __file__, 0, message, (type(error).__name__, error), None))
 
 
 def _attach_log_file(path: Path) -> logging.Handler:
