@@ -321,6 +321,21 @@ def test_override_unknown_key_suggests(tmp_path):
     assert "Did you mean 'batch_size'?" in message
 
 
+def test_bad_override_value_names_override(tmp_path):
+    with pytest.raises(RecipeError) as caught:
+        load_recipe(write_recipe(tmp_path, MINIMAL), ["training.epochs=2", "training.batch_size=abc"])
+    message = str(caught.value)
+    assert message.startswith("--set training.batch_size=abc: training.batch_size: expected int")
+
+
+def test_bad_file_value_names_file(tmp_path):
+    path = write_recipe(tmp_path, MINIMAL)
+    path.write_text(path.read_text() + "seed: abc\n")
+    with pytest.raises(RecipeError) as caught:
+        load_recipe(path, ["training.batch_size=8"])
+    assert str(caught.value).startswith(f"{path}: seed: expected int")
+
+
 @pytest.mark.parametrize("override", ["training.batch_size", "=32", "  =1"])
 def test_override_without_key_value(override):
     with pytest.raises(RecipeError) as caught:

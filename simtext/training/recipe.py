@@ -135,7 +135,16 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     try:
         return recipe_from_dict(raw)
     except RecipeError as error:
-        raise RecipeError(f"{path}: {error}") from None
+        raise RecipeError(f"{_error_source(path, overrides or [], str(error))}: {error}") from None
+
+
+def _error_source(path: Path, overrides: list[str], message: str) -> str:
+    """Name the `--set` override that wrote the invalid field, else the recipe file."""
+    for override in reversed(overrides):
+        key = override.split("=", 1)[0].strip()
+        if message.startswith((f"{key}:", f"{key}.", f"{key}[")):
+            return f"--set {override}"
+    return str(path)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
