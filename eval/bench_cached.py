@@ -19,7 +19,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
+from bench_machine import describe_machine
 
 logger = logging.getLogger("bench_cached")
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,8 +178,7 @@ def format_table(results: dict[int, dict[str, dict]], mini_batch_size: int, max_
         "memory ratio = simtext / sentence-transformers peak RSS.",
         "",
         f"Command: `{command}`",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, Python {platform.python_version()}",
+        describe_machine(),
     ]
     return "\n".join(lines) + "\n"
 

@@ -20,11 +20,9 @@ import csv
 import json
 import logging
 import os
-import platform
 import time
 from pathlib import Path
 
-import torch
 from sentence_transformers.sentence_transformer.evaluation import (
     BinaryClassificationEvaluator,
     EmbeddingSimilarityEvaluator,
@@ -35,6 +33,7 @@ from sentence_transformers.sentence_transformer.evaluation import (
 import simtext
 from simtext.evaluation import evaluate, load_suite, write_outputs
 from simtext.evaluation.tasks import resolve_data_dir
+from bench_machine import describe_machine
 
 logger = logging.getLogger("bench_eval")
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,8 +169,7 @@ def format_table(simtext_run: dict, st_run: dict, command: str) -> str:
         f"Largest difference: {largest:.1e}",
         "",
         f"Command: `{command}`",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, Python {platform.python_version()}",
+        describe_machine(),
     ]
     return "\n".join(lines) + "\n"
 

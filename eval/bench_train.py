@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
-import torch
 from datasets import DatasetDict
 from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.base.sampler import BatchSamplers, MultiDatasetBatchSamplers
@@ -29,6 +27,7 @@ from sentence_transformers.sentence_transformer.losses import MultipleNegativesR
 import simtext
 from simtext.data import Source, load_source, load_training_data
 from simtext.training import load_recipe, train
+from bench_machine import describe_machine
 
 logger = logging.getLogger("bench_train")
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,8 +106,7 @@ def format_table(results: dict[str, dict], command: str) -> str:
         f"simtext / sentence-transformers examples/s: **{speed_ratio:.2f}**",
         "",
         f"Command: `{command}`",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, Python {platform.python_version()}",
+        describe_machine(),
     ]
     return "\n".join(lines) + "\n"
 

@@ -2,9 +2,10 @@
 
 Accelerate saves the optimizer, the scheduler, every process's random states
 and the registered objects (model weights, data position, memory queue), but it
-writes straight into the target folder. A run killed mid-save would leave a
-folder that looks complete, so each checkpoint is written to a temporary folder,
-marked complete, and renamed into place; resume only looks at renamed folders.
+writes straight into the target folder, so a run killed mid-save would leave a
+folder that looks complete. Here each checkpoint is written to a temporary
+folder, marked complete, and renamed into place. Resume only looks at renamed
+folders.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ _NAME = re.compile(r"^step-(\d+)$")
 
 @dataclass
 class Progress:
-    """Where the run is: data position, counters, log history and the best evaluation so far."""
+    """The run's position and record: data position, counters, log history and the best evaluation so far."""
 
     epoch: int = 0
     batch_in_epoch: int = 0  # global batches of `epoch` already trained

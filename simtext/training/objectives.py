@@ -6,7 +6,7 @@ embeddings, with the batch's rows, to `loss`. This split is what lets every loss
 run in the direct step, the cached step and across processes unchanged.
 
 Before training, `check_columns` and `check_rows` reject data the loss cannot
-use. `distinct_texts` tells the batch planner whether a text may occur in only
+use. `distinct_texts` informs the batch planner whether a text may occur in only
 one row of a batch, and `log_values` returns figures for the training log.
 """
 

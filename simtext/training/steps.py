@@ -12,7 +12,7 @@ Parameter gradients then equal those of the direct step on the same chunks,
 because d(loss)/d(theta) = sum over chunks of d(loss)/d(e_chunk) * d(e_chunk)/d(theta).
 Chunks come from the length-sorted texts of all columns together, so each chunk
 pads only to its own longest text. The loss is unchanged by that order: the
-embeddings are put back in input order before the loss sees them, and a text's
+embeddings are put back in input order before the loss is computed, and a text's
 embedding does not depend on its chunk. sentence-transformers' cached losses are
 each a special copy of one loss and chunk the batch as the collator padded it,
 so the step is written here, once, for every objective.
