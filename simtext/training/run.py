@@ -108,9 +108,7 @@ def check_run_directory(run_dir: Path, effective: dict, resume: bool, overwrite:
             raise FileNotFoundError(f"--resume: {saved} not found; {run_dir} contains no run to continue")
         _check_same_recipe(saved, effective)
         return False
-    if overwrite:
-        return bool(existing)
-    if set(existing) <= set(SETUP_OUTPUTS):
+    if overwrite or set(existing) <= set(SETUP_OUTPUTS):
         return bool(existing)
     raise ValueError(
         f"Run directory {run_dir} already contains a run ({', '.join(existing)}). Pass --resume to continue it, "
