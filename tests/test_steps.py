@@ -144,9 +144,8 @@ def test_step_output_keeps_input_order(tiny_model):
 def test_token_cap_bounds_chunks(tiny_model, sort_by_length):
     from simtext.training.embedding import plan_chunks
 
-    features = tiny_model.preprocess(ANCHORS + POSITIVES + NEGATIVES)
-    lengths = features["attention_mask"].sum(dim=1)
-    chunks = plan_chunks(features, 6, sort_by_length, max_tokens=40)
+    lengths = tiny_model.preprocess(ANCHORS + POSITIVES + NEGATIVES)["attention_mask"].sum(dim=1)
+    chunks = plan_chunks(len(lengths), lengths, 6, sort_by_length, max_tokens=40)
 
     assert sorted(torch.cat(chunks).tolist()) == list(range(len(lengths)))
     for chunk in chunks:
@@ -162,3 +161,23 @@ def test_cached_step_with_token_cap_matches_one_pass(make_tiny_model):
 
     torch.testing.assert_close(loss, expected_loss, rtol=1e-5, atol=0)
     assert_same_gradients(gradients, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_cached_step_tokenizes_in_slices(tiny_model, monkeypatch):
+    # A padded whole batch (ids and the tokenizer's encodings) grows with the batch size, so the step tokenizes slices and chunks.
+    from simtext.training import embedding
+
+    sizes = []
+    preprocess = tiny_model.preprocess
+
+    def recording_preprocess(texts, **kwargs):
+        sizes.append(len(texts))
+        return preprocess(texts, **kwargs)
+
+    monkeypatch.setattr(embedding, "LENGTH_SLICE", 5)
+    monkeypatch.setattr(tiny_model, "preprocess", recording_preprocess)
+    run_step(tiny_model, cached_step, 0, columns=columns(True), loss_fn=info_nce(False), mini_batch_size=4)
+
+    assert max(sizes) == 5
+    # Every text is tokenized twice: once to count its tokens, once in its chunk.
+    assert sum(sizes) == 2 * len(ANCHORS + POSITIVES + NEGATIVES)

@@ -28,7 +28,7 @@ import torch
 from accelerate import Accelerator
 from sentence_transformers import SentenceTransformer
 
-from simtext.training.embedding import chunk_features, forward, plan_chunks, tokenize, unsort
+from simtext.training.embedding import forward, tokenize_chunks, unsort
 
 LossFunction = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 
@@ -56,10 +56,9 @@ def direct_step(
         # A process with an empty shard still joins the loss, which gathers across processes.
         embeddings = _empty_embeddings(tokenizer_model, accelerator.device).requires_grad_()
     else:
-        features = tokenize(tokenizer_model, texts)
-        chunks = plan_chunks(features, chunk_size, sort_by_length)
+        chunks = tokenize_chunks(tokenizer_model, texts, chunk_size, sort_by_length)
         with accelerator.autocast():
-            pieces = [forward(model, chunk_features(tokenizer_model, features, rows), accelerator.device) for rows in chunks]
+            pieces = [forward(model, chunk.features, accelerator.device) for chunk in chunks]
         embeddings = unsort(pieces, chunks).float()  # (texts, dim)
 
     loss = loss_fn(_split(embeddings, sizes))
@@ -80,14 +79,12 @@ def cached_step(
     """Run the GradCache step: embed without gradients, take the loss gradient, then re-embed chunk by chunk."""
     texts, sizes = _flatten(columns)
     device = accelerator.device
-    features, chunks, states, pieces = None, [], [], []
-    if texts:
-        features = tokenize(tokenizer_model, texts)
-        chunks = plan_chunks(features, mini_batch_size, sort_by_length, max_tokens)
+    chunks = tokenize_chunks(tokenizer_model, texts, mini_batch_size, sort_by_length, max_tokens) if texts else []
+    states, pieces = [], []
     with torch.no_grad(), accelerator.autocast():
-        for rows in chunks:
+        for chunk in chunks:
             states.append(RngState(device))
-            pieces.append(forward(model, chunk_features(tokenizer_model, features, rows), device))
+            pieces.append(forward(model, chunk.features, device))
     embeddings = unsort(pieces, chunks) if pieces else _empty_embeddings(tokenizer_model, device)
     embeddings = embeddings.float().detach().requires_grad_()  # (texts, dim), a leaf
 
@@ -95,14 +92,14 @@ def cached_step(
     loss.backward()
     gradients = embeddings.grad  # (texts, dim)
 
-    for index, (rows, state) in enumerate(zip(chunks, states)):
+    for index, (chunk, state) in enumerate(zip(chunks, states)):
         state.restore()
         with accelerator.autocast():
-            piece = forward(model, chunk_features(tokenizer_model, features, rows), device)  # (chunk, dim)
+            piece = forward(model, chunk.features, device)  # (chunk, dim)
         # Under DDP, gradients are averaged across processes once, after the last chunk.
         is_last = index == len(chunks) - 1
         with contextlib.nullcontext() if is_last else accelerator.no_sync(model):
-            accelerator.backward(piece, gradient=gradients[rows.to(device)].to(piece.dtype))
+            accelerator.backward(piece, gradient=gradients[chunk.rows.to(device)].to(piece.dtype))
     return StepOutput(loss.detach(), _split(embeddings.detach(), sizes))
 
 
