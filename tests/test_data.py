@@ -359,6 +359,29 @@ def test_missing_column_lists_columns(tmp_path):
     assert "Fix the column mapping or filter in the recipe" in message
 
 
+def test_missing_column_names_recipe_field(tmp_path):
+    write(tmp_path, "first.csv", "sentence1,sentence2,score\na,b,1\n")
+    write(tmp_path, "second.csv", "sentence1,sentence_2,score\nc,d,2\n")
+    train = {"judged": [scored("first.csv"), scored("second.csv")]}
+
+    with pytest.raises(DataError) as caught:
+        load_training_data(train, tmp_path)
+    message = str(caught.value)
+    assert "column 'sentence2' not found" in message
+    assert "Did you mean 'sentence_2'?" in message
+    assert "Fix data.train.judged[1].columns.sentence2 in the recipe" in message
+
+
+def test_missing_file_names_recipe_field(tmp_path):
+    write(tmp_path, "first.csv", "sentence1,sentence2,score\na,b,1\n")
+    train = {"judged": [scored("first.csv"), scored("absent.csv")]}
+
+    with pytest.raises(FileNotFoundError) as caught:
+        load_training_data(train, tmp_path)
+
+    assert "Check data.train.judged[1].path ('absent.csv')" in str(caught.value)
+
+
 def test_missing_filter_column(tmp_path):
     write(tmp_path, "pairs.csv", "sentence1,sentence2\na,b\n")
 

@@ -36,7 +36,7 @@ def load_training_data(train: dict[str, list[Source]], data_dir: Path | None) ->
     for name, sources in train.items():
         if not sources:
             raise ValueError(f"data.train.{name}: the dataset has no sources; list at least one")
-        parts = [load_source(source, data_dir) for source in sources]
+        parts = [load_source(source, data_dir, f"data.train.{name}[{index}]") for index, source in enumerate(sources)]
         for source, part in zip(sources[1:], parts[1:]):
             if part.column_names != parts[0].column_names:
                 raise ValueError(

@@ -9,6 +9,7 @@ Canonical column sets:
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections import Counter
 import operator
@@ -131,10 +132,14 @@ def canonical_kind(columns: list[str]) -> str:
     )
 
 
-def load_source(source: Source, data_dir: Path | None) -> Dataset:
-    """Read `source` and return a `Dataset` with canonical columns, every row validated."""
+def load_source(source: Source, data_dir: Path | None, recipe_field: str | None = None) -> Dataset:
+    """Read `source` and return a `Dataset` with canonical columns, every row validated.
+
+    `recipe_field` is where the recipe sets this source (for example
+    `data.train.pairs[0]`); errors about its path and columns then name it.
+    """
     conditions = _conditions(source)
-    table = _read(source, data_dir)
+    table = _read(source, data_dir, recipe_field)
     if source.labels is not None:
         try:
             check_label_mapping(source)
@@ -146,14 +151,15 @@ def load_source(source: Source, data_dir: Path | None) -> Dataset:
                 f"{describe(source)}: set either `columns` or `nli_triplets`, not both; nli_triplets "
                 "always produces anchor, positive, negative and names its source columns itself"
             )
-        rows = _nli_triplets(table, source.nli_triplets, conditions)
+        rows = _nli_triplets(table, source.nli_triplets, conditions, recipe_field)
         return Dataset.from_list(rows) if rows else Dataset.from_dict({"anchor": [], "positive": [], "negative": []})
 
     try:
         canonical_kind(list(source.columns))
     except ValueError as error:
         raise ValueError(f"{describe(source)}: {error}") from None
-    _check_columns(table, list(source.columns.values()) + [condition.column for condition in conditions])
+    needed = [(column, f"columns.{name}") for name, column in source.columns.items()]
+    _check_columns(table, needed + _filter_columns(conditions), recipe_field)
     kept = _filtered(table, conditions)
     filtered_out = len(table) - len(kept)
     mapped_labels, unmapped = None, Counter()
@@ -233,7 +239,7 @@ def _conditions(source: Source) -> list[Condition]:
         raise ValueError(f"{describe(source)}: {error}") from None
 
 
-def _read(source: Source, data_dir: Path | None) -> Table:
+def _read(source: Source, data_dir: Path | None, recipe_field: str | None) -> Table:
     if (source.path is None) == (source.hub is None):
         raise ValueError("a data source needs exactly one of `path` (a file in the data directory) or `hub` (a dataset id)")
     if source.hub is not None:
@@ -248,29 +254,38 @@ def _read(source: Source, data_dir: Path | None) -> Table:
             )
         path = data_dir / path
     if not path.is_file():
+        setting = f"{recipe_field}.path ({source.path!r})" if recipe_field else f"the path {source.path!r}"
         raise FileNotFoundError(
-            f"Data file {path} not found. Check the path {source.path!r} in the recipe and the data "
+            f"Data file {path} not found. Check {setting} in the recipe and the data "
             f"directory ({data_dir}), set with --data-dir or SIMTEXT_DATA_DIR."
         )
     return read_table(path, format=source.format, quoting=source.quoting)
 
 
-def _check_columns(table: Table, needed: list[str]) -> None:
-    for column in needed:
+def _filter_columns(conditions: list[Condition]) -> list[tuple[str, str]]:
+    return [(condition.column, "filter") for condition in conditions]
+
+
+def _check_columns(table: Table, needed: list[tuple[str, str]], recipe_field: str | None) -> None:
+    """Raise `DataError` unless every row has each needed column; `needed` pairs a column with its recipe key."""
+    for column, key in needed:
         if column in table.columns:
             continue
         line = None if table.line_label == "row" else 1
+        setting = f"{recipe_field}.{key}" if recipe_field else "the column mapping or filter"
+        close = difflib.get_close_matches(column, table.columns, n=1)
+        suggestion = f" Did you mean {close[0]!r}?" if close else ""
         hint = ""
         if len(table.columns) == 1 and any(separator in table.columns[0] for separator in "\t,;"):
             hint = ". The header has a single column, so the file may use another delimiter than its suffix implies; set `format`"
         raise DataError(
             table.source,
-            f"column {column!r} not found; the columns are {', '.join(map(repr, table.columns))}. "
-            f"Fix the column mapping or filter in the recipe{hint}",
+            f"column {column!r} not found; the columns are {', '.join(map(repr, table.columns))}.{suggestion} "
+            f"Fix {setting} in the recipe{hint}",
             line=line,
         )
     for index, row in enumerate(table.rows):
-        for column in needed:
+        for column, _ in needed:
             if column not in row:
                 raise table.error(index, "this row has no such field; every row needs it", column)
 
@@ -312,9 +327,12 @@ def _check_label_types(table: Table, kept: list[int], column: str, labels: list)
             )
 
 
-def _nli_triplets(table: Table, spec: NliTriplets, conditions: list[Condition]) -> list[dict[str, str]]:
+def _nli_triplets(
+    table: Table, spec: NliTriplets, conditions: list[Condition], recipe_field: str | None
+) -> list[dict[str, str]]:
     """Pair each premise with each entailed hypothesis and its first contradicted hypothesis."""
-    _check_columns(table, [spec.premise, spec.hypothesis, spec.label] + [condition.column for condition in conditions])
+    needed = [(spec.premise, "nli_triplets.premise"), (spec.hypothesis, "nli_triplets.hypothesis"), (spec.label, "nli_triplets.label")]
+    _check_columns(table, needed + _filter_columns(conditions), recipe_field)
     entailed: dict[str, list[str]] = {}
     contradicted: dict[str, str] = {}
     no_gold = 0
