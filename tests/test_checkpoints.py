@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -106,8 +107,31 @@ def test_resume_without_checkpoint_fails(workspace):
     tmp_path, data_dir, recipe = workspace
     run_dir = tmp_path / "run"
     run_recipe(recipe, data_dir=data_dir, output_dir=run_dir, overrides=["training.max_steps=1", "training.keep_checkpoints=0"])
+    # Without its history the run looks stopped before its end, as after a kill.
+    (run_dir / "history.jsonl").unlink()
     with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
         run_recipe(recipe, data_dir=data_dir, output_dir=run_dir, overrides=["training.max_steps=1", "training.keep_checkpoints=0"], resume=True)
+
+
+def test_resume_of_finished_run_trains_nothing(workspace, monkeypatch, caplog):
+    tmp_path, data_dir, recipe = workspace
+    run_dir = tmp_path / "run"
+    overrides = ["training.max_steps=4"]
+    first = run_recipe(recipe, data_dir=data_dir, output_dir=run_dir, overrides=overrides)
+    log = (run_dir / "train.log").read_text(encoding="utf-8")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr("simtext.training.run.train", no_training)
+    with caplog.at_level(logging.INFO):
+        again = run_recipe(recipe, data_dir=data_dir, output_dir=run_dir, overrides=overrides, resume=True)
+
+    assert again.steps == first.steps == 4
+    assert again.examples == first.examples
+    assert again.history == first.history
+    assert "already finished at step 4, so --resume has nothing to continue" in caplog.text
+    assert (run_dir / "train.log").read_text(encoding="utf-8") == log
 
 
 def test_non_finite_loss_stops_with_step(workspace, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -58,6 +59,13 @@ def run_recipe(
     effective = recipe_to_dict(recipe)
     effective["output_dir"] = str(run_dir)
     clear = check_run_directory(run_dir, effective, resume, overwrite)
+    finished = finished_run(run_dir, evaluates=bool(recipe.evaluation.tasks)) if resume else None
+    if finished is not None:
+        logger.info(
+            "The run in %s already finished at step %d, so --resume has nothing to continue. Its model is in %s. "
+            "Pass --overwrite to train it again.", run_dir, finished.steps, finished.model_dir,
+        )
+        return finished
     state.wait_for_everyone()
     handler = None
     if state.is_main_process:
@@ -114,6 +122,23 @@ def check_run_directory(run_dir: Path, effective: dict, resume: bool, overwrite:
         f"Run directory {run_dir} already contains a run ({', '.join(existing)}). Pass --resume to continue it, "
         "--overwrite to delete it and start again, or --output-dir to write elsewhere."
     )
+
+
+def finished_run(run_dir: Path, evaluates: bool) -> TrainingResult | None:
+    """Return the result of the run in `run_dir` if it finished, else None.
+
+    A run has finished when its last files are written: `history.jsonl`, written
+    after the final model is saved, and `report.json` when the recipe evaluates.
+    """
+    history_path = run_dir / "history.jsonl"
+    report_path = run_dir / "report.json"
+    if not history_path.is_file() or (evaluates and not report_path.is_file()):
+        return None
+    history = [json.loads(line) for line in history_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else None
+    steps = max((entry.get("step", 0) for entry in history), default=0)
+    examples = sum(entry.get("examples", 0) for entry in history if "loss" in entry)
+    return TrainingResult(run_dir / "model", steps, examples, 0.0, report, history)
 
 
 def _check_same_recipe(saved: Path, effective: dict) -> None:
