@@ -17,8 +17,8 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 
-# Texts tokenized at a time to count tokens: enough for speed, small enough that
-# no padded copy of a large batch is ever held.
+# Number of texts tokenized at once when counting tokens: large enough to be fast,
+# small enough that no padded copy of a large batch is kept.
 LENGTH_SLICE = 256
 
 
@@ -84,6 +84,11 @@ def plan_chunks(
     `chunk_size`, one chunk contains every row in input order. With `max_tokens`,
     a chunk also stops before its texts times its longest text would exceed
     `max_tokens`, so chunks of long texts hold fewer of them (always at least one).
+
+    NOTE: the cap counts padded tokens, but attention memory grows with the
+    square of the length, so at the same token count a chunk of long texts
+    still needs more memory. On all-MiniLM-L6-v2, 6 texts of 169 tokens needed
+    about 1.9 times the activation memory of 21 texts of 48.
     """
     if chunk_size is None or (chunk_size >= count and max_tokens is None):
         return [torch.arange(count)]
