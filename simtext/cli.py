@@ -124,7 +124,7 @@ def run_train(args: argparse.Namespace) -> int:
         )
     finally:
         close_process_group()
-    logger.info("Model: %s", result.model_dir)
+    logger.info("Model folder: %s", result.model_dir)
     return 0
 
 

@@ -136,7 +136,7 @@ def load_source(source: Source, data_dir: Path | None, recipe_field: str | None 
     """Read `source` and return a `Dataset` with canonical columns, every row validated.
 
     `recipe_field` is where the recipe sets this source (for example
-    `data.train.pairs[0]`); errors about its path and columns then name it.
+    `data.train.pairs[0]`), so that errors about its path and columns name it.
     """
     conditions = _conditions(source)
     table = _read(source, data_dir, recipe_field)
@@ -267,7 +267,7 @@ def _filter_columns(conditions: list[Condition]) -> list[tuple[str, str]]:
 
 
 def _check_columns(table: Table, needed: list[tuple[str, str]], recipe_field: str | None) -> None:
-    """Raise `DataError` unless every row has each needed column; `needed` pairs a column with its recipe key."""
+    """Raise `DataError` unless every row has each needed column. `needed` pairs a column with its recipe key."""
     for column, key in needed:
         if column in table.columns:
             continue

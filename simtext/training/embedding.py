@@ -43,9 +43,10 @@ def tokenize_chunks(
     tokenized as a whole. A padded batch of 4,096 texts whose longest has 169
     tokens took about 80 MiB of ids and tokenizer encodings (all-MiniLM-L6-v2),
     an amount that grows with the batch size and would undo the cached step's
-    flat memory.
+    flat memory. The price is tokenizing each text twice (once to count its
+    tokens), which takes milliseconds against seconds of forward passes.
     """
-    needs_lengths = chunk_size is not None and (max_tokens is not None or (sort_by_length and chunk_size < len(texts)))
+    needs_lengths = chunk_size is not None and (sort_by_length or max_tokens is not None)
     lengths = token_lengths(tokenizer_model, texts) if needs_lengths else None
     return [
         Chunk(rows, tokenize(tokenizer_model, [texts[row] for row in rows.tolist()]))
@@ -77,13 +78,13 @@ def plan_chunks(
     sort_by_length: bool = True,
     max_tokens: int | None = None,
 ) -> list[torch.Tensor]:
-    """Return row indices of each chunk of `count` texts; together they cover every row once.
+    """Return row indices of each chunk of `count` texts, which together cover every row once.
 
     With `sort_by_length` and token `lengths`, rows are ordered by token count
     before chunking (stable sort, so equal lengths keep their order). With no
     `chunk_size`, one chunk contains every row in input order. With `max_tokens`,
     a chunk also stops before its texts times its longest text would exceed
-    `max_tokens`, so chunks of long texts hold fewer of them (always at least one).
+    `max_tokens`, so chunks of long texts contain fewer of them (always at least one).
 
     NOTE: the cap counts padded tokens, but attention memory grows with the
     square of the length, so at the same token count a chunk of long texts
